@@ -1,0 +1,143 @@
+"""Mergeable sufficient statistics of a linear fit: one pass, constant memory, exact merges.
+
+The state is the triangular factor R of the augmented design ``[1, (X - s)·D, (y - t)·e]``:
+a shift ``s, t`` (the first block's column means) removes offsets such as timestamps, and
+``D, e`` are powers of two, so scaling adds no rounding. Blocks fold in by a QR of the stacked
+factors (tall-skinny QR), so two halves' states merge into the whole's. Everything a fit
+needs follows from R: the least-squares solution, the residual sum of squares at any
+parameters, means, centred cross-products for gradient descent, and the inference
+statistics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import dd
+
+
+def _qr_r(A: np.ndarray) -> np.ndarray:
+    """R of A (rows ≥ columns padded), with a non-negative diagonal."""
+    R = np.linalg.qr(A, mode="r")
+    k = A.shape[1]
+    if R.shape[0] < k:
+        R = np.vstack([R, np.zeros((k - R.shape[0], k))])
+    signs = np.where(np.diag(R) < 0, -1.0, 1.0)
+    return R * signs[:, None]
+
+
+@dataclass
+class DesignStats:
+    """Statistics of the rows seen so far for p features and a target."""
+
+    p: int
+    n: int = 0
+    shift: np.ndarray | None = None  # (p+1,): feature shifts, then the target's
+    scale: np.ndarray | None = None  # (p+1,): powers of two
+    R: np.ndarray | None = None  # (p+2, p+2) upper triangular
+    lo: np.ndarray | None = None  # column minima (features, target)
+    hi: np.ndarray | None = None  # column maxima
+
+    # -- building -----------------------------------------------------------------------
+    def _set_frame(self, Z: np.ndarray) -> None:
+        self.shift = Z.mean(axis=0)
+        spread = np.abs(Z - self.shift).max(axis=0)
+        self.scale = np.array([dd.pow2_scale(float(v)) for v in spread])
+
+    def _design(self, Z: np.ndarray) -> np.ndarray:
+        A = np.empty((Z.shape[0], self.p + 2))
+        A[:, 0] = 1.0
+        np.subtract(Z, self.shift, out=A[:, 1:])
+        A[:, 1:] *= self.scale
+        return A
+
+    def update(self, X: np.ndarray, y: np.ndarray) -> None:
+        """Fold a block of rows in."""
+        m = X.shape[0]
+        if m == 0:
+            return
+        Z = np.column_stack([X, y])
+        if self.shift is None:
+            self._set_frame(Z)
+        lo, hi = Z.min(axis=0), Z.max(axis=0)
+        self.lo = lo if self.lo is None else np.minimum(self.lo, lo)
+        self.hi = hi if self.hi is None else np.maximum(self.hi, hi)
+        self.n += m
+        A = self._design(Z)
+        self.R = _qr_r(A if self.R is None else np.vstack([self.R, A]))
+
+    def merge(self, other: DesignStats) -> DesignStats:
+        """The statistics of both sets of rows (other is brought into this frame exactly)."""
+        if other.R is None:
+            return self
+        if self.R is None:
+            return other
+        R2 = other.R.copy()
+        ratio = self.scale / other.scale  # powers of two: exact
+        R2[:, 1:] *= ratio
+        R2[0, 1:] += R2[0, 0] * (other.shift - self.shift) * self.scale
+        out = DesignStats(self.p, self.n + other.n, self.shift, self.scale)
+        out.R = _qr_r(np.vstack([self.R, R2]))
+        out.lo = np.minimum(self.lo, other.lo)
+        out.hi = np.maximum(self.hi, other.hi)
+        return out
+
+    # -- derived quantities ----------------------------------------------------------------
+    @property
+    def sqrt_n(self) -> float:
+        return float(self.R[0, 0])
+
+    def means(self) -> np.ndarray:
+        """Column means (features, then target)."""
+        return self.shift + self.R[0, 1:] / self.R[0, 0] / self.scale
+
+    def centred(self) -> np.ndarray:
+        """Triangular factor of the centred, unscaled [X, y] (its Gram is the co-moment matrix)."""
+        return self.R[1:, 1:] / self.scale
+
+    def raw(self) -> np.ndarray:
+        """Triangular factor of the unshifted, unscaled [1, X, y]."""
+        R = self.R.copy()
+        R[0, 1:] += R[0, 0] * self.shift * self.scale
+        return R / np.concatenate([[1.0], self.scale])
+
+    def raw_scaled(self) -> np.ndarray:
+        """Triangular factor of the unshifted [1, X·D, y·e] (scaled, not shifted)."""
+        R = self.R.copy()
+        R[0, 1:] += R[0, 0] * self.shift * self.scale
+        return R
+
+    def noint(self) -> np.ndarray:
+        """Triangular factor of the unshifted [X·D, y·e] (for fits without an intercept)."""
+        return _qr_r(self.raw_scaled()[:, 1:])
+
+    def constant_columns(self) -> list[int]:
+        """Feature positions whose values are all equal."""
+        return [j for j in range(self.p) if self.lo[j] == self.hi[j]]
+
+    def center_intercept(self, b: float, w: np.ndarray) -> float:
+        """The prediction at x = shift, b + Σ w·s, computed without cancellation."""
+        s = self.shift[: self.p]
+        return dd.sum_exact(np.concatenate([[b], *dd.two_prod(w, s)]))
+
+    def intercept_from_center(self, c: float, w: np.ndarray) -> float:
+        """b = c − Σ w·s, computed without cancellation."""
+        s = self.shift[: self.p]
+        p, e = dd.two_prod(w, s)
+        return dd.sum_exact(np.concatenate([[c], -p, -e]))
+
+    def sse(self, b: float, w: np.ndarray) -> float:
+        """Residual sum of squares Σ(y − b − Xw)² at any parameters, from R alone."""
+        c = self.center_intercept(b, w)
+        e = self.scale[-1]
+        theta = np.concatenate([[(c - self.shift[-1]) * e], w * e / self.scale[:-1]])
+        v = self.R[:, -1] - self.R[:, :-1] @ theta
+        return float(v @ v) / (e * e)
+
+    def sst(self, centred: bool) -> float:
+        """Total sum of squares of y: about its mean (centred) or about zero."""
+        e = self.scale[-1]
+        col = self.R[1:, -1] if centred else self.raw_scaled()[:, -1]
+        return float(col @ col) / (e * e)

@@ -1,0 +1,218 @@
+"""The library entry points: read a CSV into a Problem, fit it with a registered solver.
+
+>>> import linfit
+>>> model = linfit.fit("sample_data/tutorial_points.csv")
+>>> round(model.w[0], 12), round(model.b, 12)
+(1.7, 0.0)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .accumulate import DesignStats
+from .errors import DataError
+from .io import CsvOptions, CsvReader, ReadReport
+from .metrics import fit_metrics
+from .model import LinearModel
+from .solvers import EpochLog, FitResult, Hooks, Problem, SolverOptions, get_solver
+
+#: Rows are kept in memory (for refinement, SGD and torch) while rows × columns ≤ this:
+#: 2**22 float64 values = 32 MiB. Larger inputs are fitted from the streamed statistics.
+KEEP_ROWS = 1 << 22
+
+
+@dataclass
+class Dataset:
+    """A read input: the problem for the solvers and what happened while reading."""
+
+    problem: Problem
+    report: ReadReport
+    source: str
+
+    @property
+    def rows_kept(self) -> bool:
+        return self.problem.X is not None
+
+
+@dataclass
+class Outcome:
+    """A fitted model and the notices a user should see (rows dropped, not converged, …)."""
+
+    model: LinearModel
+    result: FitResult
+    notes: list[str] = field(default_factory=list)
+
+
+def read_dataset(
+    path: str,
+    x: list[str] | None = None,
+    y: str | None = None,
+    csv: CsvOptions | None = None,
+    intercept: bool = True,
+    keep_all_rows: bool = False,
+) -> Dataset:
+    """Read ``path`` once into statistics (and the rows, when they fit or are needed)."""
+    reader = CsvReader(path, csv)
+    report = ReadReport()
+    try:
+        sel = reader.select(x, y)
+        stats = DesignStats(len(sel.x_idx))
+        Xs: list[np.ndarray] = []
+        ys: list[np.ndarray] = []
+        kept = 0
+        keep = True
+        for block in reader.blocks(sel, report):
+            stats.update(block.X, block.y)
+            if keep:
+                kept += block.X.size + block.y.size
+                if keep_all_rows or kept <= KEEP_ROWS:
+                    Xs.append(block.X)
+                    ys.append(block.y)
+                else:
+                    keep, Xs, ys = False, [], []
+    finally:
+        reader.close()
+    if stats.n == 0:
+        if report.rows_read == 0:
+            raise DataError(f"{reader.name} has a header but no data rows")
+        raise DataError(
+            f"{reader.name}: all {report.rows_read} rows have missing values in the chosen "
+            "columns; nothing is left to fit"
+        )
+    X = np.concatenate(Xs) if keep and Xs else None
+    Y = np.concatenate(ys) if keep and ys else None
+    problem = Problem(stats, list(sel.x_names), sel.y_name, intercept, X, Y)
+    return Dataset(problem, report, reader.name)
+
+
+def _history(problem: Problem, logs: list[EpochLog]) -> list[dict]:
+    return [
+        {
+            "epoch": e.epoch,
+            "loss": e.loss,
+            "w": {f: float(v) for f, v in zip(problem.features, e.w)},
+            "b": float(e.b),
+        }
+        for e in logs
+    ]
+
+
+def fit_problem(
+    problem: Problem,
+    method: str = "lstsq",
+    options: SolverOptions | None = None,
+    hooks: Hooks | None = None,
+    stats: bool | None = None,
+    level: float = 0.95,
+) -> Outcome:
+    """Fit ``problem`` with the solver registered as ``method``."""
+    from .solvers.lstsq import original_cond
+
+    options = options or SolverOptions()
+    spec = get_solver(method)
+    if spec.needs_rows(options) and problem.X is None:
+        raise DataError(
+            f"method {method!r} needs the rows in memory; read the data with keep_all_rows"
+        )
+    result = spec.solve(problem, options, hooks or Hooks())
+    st = problem.stats
+    w, b = np.asarray(result.w, dtype=np.float64), float(result.b)
+    sse = result.sse if result.sse is not None else st.sse(b, w)
+    notes = list(result.notes)
+    solver: dict = {"name": method}
+    if method == "lstsq":
+        solver["refined"] = result.refined
+        solver.update(result.info)
+        if not result.refined and not result.rank_deficient:
+            notes.append(
+                "the rows did not fit in memory, so the solution was not refined: it is "
+                "accurate to about cond × 1e-16 relative"
+            )
+    else:
+        solver.update(
+            lr=options.lr,
+            epochs=options.epochs,
+            epochs_run=result.epochs,
+            converged=result.converged,
+            stop_reason=result.stop_reason,
+            tol=options.tol,
+            seed=options.seed,
+            batch_size=options.batch_size,
+            scaled=options.scale,
+        )
+        if method == "torch":
+            solver.update(device=result.device, dtype=result.dtype)
+    cond = original_cond(problem) if problem.n >= problem.n_params else float("inf")
+    model = LinearModel(
+        features=list(problem.features),
+        target=problem.target,
+        w=w,
+        b=b,
+        intercept=problem.intercept,
+        method=method,
+        n_samples=problem.n,
+        metrics=fit_metrics(st, sse, problem.intercept),
+        solver=solver,
+        history=_history(problem, result.history),
+    )
+    model.metrics["cond"] = cond
+    if problem.intercept:
+        model.center = st.shift[: len(w)].copy()
+        model.c = st.center_intercept(b, w)
+    want_stats = (method == "lstsq") if stats is None else stats
+    if want_stats and not result.rank_deficient:
+        from .inference import compute
+
+        model.stats, model.inference = compute(
+            st, problem.features, problem.intercept, w, b, sse, level, cond
+        )
+        if method != "lstsq":
+            model.stats["assumes_convergence"] = True
+    if result.converged is False:
+        notes.append(
+            f"{method} stopped at the {result.epochs}-epoch cap before converging "
+            f"(--tol {options.tol:g}); try more --epochs, a larger --lr"
+            + (", or drop --no-scale" if not options.scale else "")
+        )
+    return Outcome(model, result, notes)
+
+
+def fit(
+    path: str,
+    x: list[str] | None = None,
+    y: str | None = None,
+    method: str = "lstsq",
+    intercept: bool = True,
+    csv: CsvOptions | None = None,
+    options: SolverOptions | None = None,
+    stats: bool | None = None,
+) -> LinearModel:
+    """Fit a CSV file (``-`` for stdin) and return the model."""
+    options = options or SolverOptions()
+    needs = get_solver(method).needs_rows(options)
+    data = read_dataset(path, x, y, csv, intercept, keep_all_rows=needs)
+    return fit_problem(data.problem, method, options, stats=stats).model
+
+
+def fit_arrays(
+    X,
+    y,
+    features: list[str] | None = None,
+    target: str = "y",
+    method: str = "lstsq",
+    intercept: bool = True,
+    options: SolverOptions | None = None,
+    stats: bool | None = None,
+) -> LinearModel:
+    """Fit in-memory arrays (X of shape (n, p) or (n,), y of shape (n,))."""
+    X = np.asarray(X, dtype=np.float64)
+    X = X[:, None] if X.ndim == 1 else X
+    y = np.asarray(y, dtype=np.float64)
+    features = features or [f"x{j}" for j in range(X.shape[1])]
+    st = DesignStats(X.shape[1])
+    st.update(X, y)
+    problem = Problem(st, list(features), target, intercept, X, y)
+    return fit_problem(problem, method, options, stats=stats).model

@@ -1,0 +1,133 @@
+"""Inference statistics of a fit: standard errors, t, p, confidence and prediction intervals.
+
+All figures come from the triangular factor R of the scaled design: Cov(θ) = σ²(RᵀR)⁻¹ is
+formed as R⁻¹R⁻ᵀ, never by inverting XᵀX. The t and F distributions are scipy's
+(scipy.special's stdtr, stdtrit and fdtrc, imported here only, and only when asked for).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .accumulate import DesignStats
+from .linalg import inv_upper
+
+
+def design_factor(stats: DesignStats, intercept: bool) -> tuple[np.ndarray, np.ndarray]:
+    """R of the scaled design the covariance uses, and the frame's feature shift."""
+    p = stats.p
+    if intercept:
+        return stats.R[: p + 1, : p + 1], stats.shift[:p]
+    return stats.noint()[:p, :p], np.zeros(p)
+
+
+def _safe(f, *args) -> float:
+    with np.errstate(all="ignore"):
+        try:
+            return float(f(*args))
+        except (ZeroDivisionError, ValueError, OverflowError):
+            return float("nan")
+
+
+def compute(
+    stats: DesignStats,
+    features: list[str],
+    intercept: bool,
+    w: np.ndarray,
+    b: float,
+    sse: float,
+    level: float,
+    cond: float,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``stats`` block (coef, fit) and the ``inference`` block of the model document."""
+    from scipy.special import fdtrc, stdtr, stdtrit
+
+    n, p = stats.n, len(features)
+    k = p + int(intercept)
+    df = n - k
+    R, shift = design_factor(stats, intercept)
+    d = stats.scale[:p]
+    with np.errstate(all="ignore"):
+        sigma2 = sse / df if df > 0 else float("nan")
+        Rinv = inv_upper(R)
+        G = Rinv @ Rinv.T
+        sc = np.concatenate([[1.0], d]) if intercept else d
+        cov = sigma2 * (sc[:, None] * G * sc[None, :])  # of (c, w) or w
+        if intercept:
+            J = np.eye(k)
+            J[0, 1:] = -shift
+            cov = J @ cov @ J.T  # of (b, w)
+        est = np.concatenate([[b], w]) if intercept else np.asarray(w, dtype=float)
+        se = np.sqrt(np.clip(np.diag(cov), 0, None))
+        t = est / se
+        pval = 2.0 * stdtr(df, -np.abs(t)) if df > 0 else np.full(k, np.nan)
+        tcrit = float(stdtrit(df, 1.0 - (1.0 - level) / 2.0)) if df > 0 else float("nan")
+    names = (["b"] if intercept else []) + list(features)
+    coef = {
+        name: {
+            "estimate": float(est[i]),
+            "se": float(se[i]),
+            "t": float(t[i]),
+            "p": float(pval[i]),
+            "ci_low": float(est[i] - tcrit * se[i]),
+            "ci_high": float(est[i] + tcrit * se[i]),
+        }
+        for i, name in enumerate(names)
+    }
+    sst = stats.sst(centred=intercept)
+    r2 = 1.0 - sse / sst if sst > 0 else float("nan")
+    df_model = p
+    f = _safe(lambda: ((sst - sse) / df_model) / (sse / df)) if df > 0 else float("nan")
+    f_p = float(fdtrc(df_model, df, f)) if df > 0 and math.isfinite(f) else float("nan")
+    loglik = _safe(lambda: -0.5 * n * (math.log(2 * math.pi) + math.log(sse / n) + 1.0))
+    adj = _safe(lambda: 1.0 - (1.0 - r2) * ((n - 1) if intercept else n) / df)
+    fit = {
+        "n": n,
+        "df_resid": df,
+        "df_model": df_model,
+        "sigma": math.sqrt(sigma2) if sigma2 >= 0 else float("nan"),
+        "r2": r2,
+        "adj_r2": adj,
+        "r2_kind": "centred" if intercept else "uncentred",
+        "f": f,
+        "f_p": f_p,
+        "loglik": loglik,
+        "aic": -2.0 * loglik + 2.0 * k,
+        "bic": -2.0 * loglik + k * math.log(n),
+        "cond": cond,
+        "level": level,
+    }
+    inference = {
+        "intercept": intercept,
+        "frame_shift": shift.tolist(),
+        "frame_scale": d.tolist(),
+        "r": R.tolist(),
+        "sigma": fit["sigma"],
+        "df_resid": df,
+    }
+    return {"coef": coef, "fit": fit}, inference
+
+
+def intervals(
+    inference: dict[str, Any], X: np.ndarray, fitted: np.ndarray, kind: str, level: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper bounds of a confidence (mean) or prediction (new value) interval."""
+    from scipy.special import stdtrit
+
+    R = np.asarray(inference["r"], dtype=np.float64)
+    shift = np.asarray(inference["frame_shift"], dtype=np.float64)
+    d = np.asarray(inference["frame_scale"], dtype=np.float64)
+    sigma = float(inference["sigma"])
+    df = int(inference["df_resid"])
+    A = (X - shift) * d
+    if inference["intercept"]:
+        A = np.column_stack([np.ones(len(X)), A])
+    Z = np.linalg.solve(R.T, A.T)  # R⁻ᵀ a for every row
+    var = sigma**2 * np.einsum("ij,ij->j", Z, Z)
+    if kind == "prediction":
+        var = var + sigma**2
+    half = float(stdtrit(df, 1.0 - (1.0 - level) / 2.0)) * np.sqrt(var)
+    return fitted - half, fitted + half

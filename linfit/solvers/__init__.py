@@ -1,0 +1,140 @@
+"""The solver registry: a solver is a function registered under a name.
+
+Every solver has one signature, ``solve(problem, options, hooks) -> FitResult``; it never
+prints, and reports progress through ``hooks``. Register one with ``@register("name")``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..accumulate import DesignStats
+from ..errors import UsageError
+
+
+@dataclass
+class Problem:
+    """What a solver gets: the statistics, and the rows themselves when they were kept."""
+
+    stats: DesignStats
+    features: list[str]
+    target: str
+    intercept: bool = True
+    X: np.ndarray | None = None  # (n, p) rows, when kept in memory
+    y: np.ndarray | None = None
+
+    @property
+    def n(self) -> int:
+        return self.stats.n
+
+    @property
+    def n_params(self) -> int:
+        return len(self.features) + int(self.intercept)
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """Options of all solvers (each uses the ones it needs)."""
+
+    lr: float = 0.1
+    epochs: int = 100
+    log_every: int = 10
+    seed: int = 0
+    tol: float = 1e-10
+    scale: bool = True
+    batch_size: int | None = None
+    device: str = "auto"
+    dtype: str = "float64"
+    allow_rank_deficient: bool = False
+
+
+@dataclass
+class EpochLog:
+    """One line of the epoch log, in the user's units."""
+
+    epoch: int
+    loss: float
+    w: np.ndarray
+    b: float
+
+
+@dataclass
+class Hooks:
+    """How a solver reports while it runs: a logged epoch, and a tick every epoch."""
+
+    on_log: Callable[[EpochLog], None] | None = None
+    on_epoch: Callable[[int, float], None] | None = None
+
+
+@dataclass
+class FitResult:
+    """What every solver returns."""
+
+    w: np.ndarray
+    b: float
+    method: str
+    epochs: int | None = None
+    converged: bool | None = None
+    stop_reason: str | None = None
+    history: list[EpochLog] = field(default_factory=list)
+    loss_curve: list[float] = field(default_factory=list)
+    device: str = "cpu"
+    dtype: str = "float64"
+    sse: float | None = None  # residual sum of squares, when the solver knows it best
+    rank_deficient: bool = False
+    refined: bool = False
+    notes: list[str] = field(default_factory=list)
+    info: dict = field(default_factory=dict)
+
+
+Solve = Callable[[Problem, SolverOptions, Hooks], FitResult]
+
+
+@dataclass(frozen=True)
+class SolverSpec:
+    name: str
+    solve: Solve
+    needs_rows: Callable[[SolverOptions], bool]
+    summary: str
+
+
+_REGISTRY: dict[str, SolverSpec] = {}
+#: Modules that register the built-in solvers, imported on first lookup (torch stays unloaded).
+_BUILTIN = ("lstsq", "gd_numpy", "gd_torch")
+
+
+def register(
+    name: str, summary: str, needs_rows: Callable[[SolverOptions], bool] = lambda o: False
+) -> Callable[[Solve], Solve]:
+    """Decorator: register ``solve`` under ``name``."""
+
+    def deco(fn: Solve) -> Solve:
+        _REGISTRY[name] = SolverSpec(name, fn, needs_rows, summary)
+        return fn
+
+    return deco
+
+
+def _load_builtins() -> None:
+    for mod in _BUILTIN:
+        importlib.import_module(f"{__name__}.{mod}")
+
+
+def available() -> list[str]:
+    """Names of the registered solvers."""
+    _load_builtins()
+    return list(_REGISTRY)
+
+
+def get_solver(name: str) -> SolverSpec:
+    """The solver registered as ``name``; an unknown name is an error listing the known ones."""
+    _load_builtins()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        known = ", ".join(_REGISTRY)
+        raise UsageError(f"unknown method {name!r}; known methods are: {known}") from None
