@@ -128,16 +128,25 @@ class DesignStats:
         p, e = dd.two_prod(w, s)
         return dd.sum_exact(np.concatenate([[c], -p, -e]))
 
-    def sse(self, b: float, w: np.ndarray) -> float:
-        """Residual sum of squares Σ(y − b − Xw)² at any parameters, from R alone."""
+    def residual_norm(self, b: float, w: np.ndarray) -> float:
+        """‖y − b − Xw‖ at any parameters, from R alone (no overflow for huge values)."""
         c = self.center_intercept(b, w)
         e = self.scale[-1]
         theta = np.concatenate([[(c - self.shift[-1]) * e], w * e / self.scale[:-1]])
         v = self.R[:, -1] - self.R[:, :-1] @ theta
-        return float(v @ v) / (e * e)
+        return float(np.linalg.norm(v)) / e
+
+    def sse(self, b: float, w: np.ndarray) -> float:
+        """Residual sum of squares Σ(y − b − Xw)² (inf when it exceeds float64's range)."""
+        r = self.residual_norm(b, w)
+        return r * r
+
+    def total_norm(self, centred: bool) -> float:
+        """√(Σ(y − ȳ)²) (centred) or √(Σy²), without overflow."""
+        col = self.R[1:, -1] if centred else self.raw_scaled()[:, -1]
+        return float(np.linalg.norm(col)) / self.scale[-1]
 
     def sst(self, centred: bool) -> float:
         """Total sum of squares of y: about its mean (centred) or about zero."""
-        e = self.scale[-1]
-        col = self.R[1:, -1] if centred else self.raw_scaled()[:, -1]
-        return float(col @ col) / (e * e)
+        t = self.total_norm(centred)
+        return t * t

@@ -120,7 +120,7 @@ def fit_problem(
     result = spec.solve(problem, options, hooks or Hooks())
     st = problem.stats
     w, b = np.asarray(result.w, dtype=np.float64), float(result.b)
-    sse = result.sse if result.sse is not None else st.sse(b, w)
+    rss = result.rss if result.rss is not None else st.residual_norm(b, w)
     notes = list(result.notes)
     solver: dict = {"name": method}
     if method == "lstsq":
@@ -154,7 +154,7 @@ def fit_problem(
         intercept=problem.intercept,
         method=method,
         n_samples=problem.n,
-        metrics=fit_metrics(st, sse, problem.intercept),
+        metrics=fit_metrics(st, rss, problem.intercept),
         solver=solver,
         history=_history(problem, result.history),
     )
@@ -167,7 +167,7 @@ def fit_problem(
         from .inference import compute
 
         model.stats, model.inference = compute(
-            st, problem.features, problem.intercept, w, b, sse, level, cond
+            st, problem.features, problem.intercept, w, b, rss, level, cond
         )
         if method != "lstsq":
             model.stats["assumes_convergence"] = True

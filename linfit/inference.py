@@ -38,7 +38,7 @@ def compute(
     intercept: bool,
     w: np.ndarray,
     b: float,
-    sse: float,
+    rss: float,
     level: float,
     cond: float,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -51,17 +51,16 @@ def compute(
     R, shift = design_factor(stats, intercept)
     d = stats.scale[:p]
     with np.errstate(all="ignore"):
-        sigma2 = sse / df if df > 0 else float("nan")
+        sigma = rss / math.sqrt(df) if df > 0 else float("nan")
         Rinv = inv_upper(R)
-        G = Rinv @ Rinv.T
         sc = np.concatenate([[1.0], d]) if intercept else d
-        cov = sigma2 * (sc[:, None] * G * sc[None, :])  # of (c, w) or w
+        L = sc[:, None] * Rinv  # Cov((c, w) or w) = σ² L Lᵀ
         if intercept:
             J = np.eye(k)
             J[0, 1:] = -shift
-            cov = J @ cov @ J.T  # of (b, w)
+            L = J @ L  # of (b, w)
         est = np.concatenate([[b], w]) if intercept else np.asarray(w, dtype=float)
-        se = np.sqrt(np.clip(np.diag(cov), 0, None))
+        se = sigma * np.linalg.norm(L, axis=1)
         t = est / se
         pval = 2.0 * stdtr(df, -np.abs(t)) if df > 0 else np.full(k, np.nan)
         tcrit = float(stdtrit(df, 1.0 - (1.0 - level) / 2.0)) if df > 0 else float("nan")
@@ -77,18 +76,22 @@ def compute(
         }
         for i, name in enumerate(names)
     }
-    sst = stats.sst(centred=intercept)
-    r2 = 1.0 - sse / sst if sst > 0 else float("nan")
+    tss = stats.total_norm(centred=intercept)
+    q = rss / tss if tss > 0 else float("nan")
+    r2 = 1.0 - q * q
     df_model = p
-    f = _safe(lambda: ((sst - sse) / df_model) / (sse / df)) if df > 0 else float("nan")
+    # F = ((TSS − SSE)/df_model) / (SSE/df), as ratios of norms (no overflow)
+    f = _safe(lambda: ((1.0 - q * q) / df_model) / (q * q / df)) if df > 0 else float("nan")
     f_p = float(fdtrc(df_model, df, f)) if df > 0 and math.isfinite(f) else float("nan")
-    loglik = _safe(lambda: -0.5 * n * (math.log(2 * math.pi) + math.log(sse / n) + 1.0))
+    loglik = _safe(
+        lambda: -0.5 * n * (math.log(2 * math.pi) + 2 * math.log(rss / math.sqrt(n)) + 1.0)
+    )
     adj = _safe(lambda: 1.0 - (1.0 - r2) * ((n - 1) if intercept else n) / df)
     fit = {
         "n": n,
         "df_resid": df,
         "df_model": df_model,
-        "sigma": math.sqrt(sigma2) if sigma2 >= 0 else float("nan"),
+        "sigma": sigma,
         "r2": r2,
         "adj_r2": adj,
         "r2_kind": "centred" if intercept else "uncentred",

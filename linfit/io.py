@@ -234,9 +234,14 @@ class CsvReader:
     def select(self, x: Sequence[str] | None, y: str | None, need_y: bool = True) -> Selection:
         """Choose the target and feature columns (defaults: y last, x every other column)."""
         if len(self.columns) < 2 and (not x):
+            hint = ""
+            for mark, name in ((";", "';'"), ("\t", "tab"), ("|", "'|'")):
+                if mark in self._header_text and mark != self.sep:
+                    hint = f"; the header holds {name}: is it the delimiter? (--sep {name})"
+                    break
             raise DataError(
                 f"{self.name} has {len(self.columns)} column; a fit needs a target and at "
-                "least one feature column"
+                f"least one feature column{hint}"
             )
         y_idx = self.resolve(y) if y is not None else len(self.columns) - 1
         if x:

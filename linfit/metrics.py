@@ -7,21 +7,28 @@ import math
 from .accumulate import DesignStats
 
 
-def fit_metrics(stats: DesignStats, sse: float, intercept: bool) -> dict[str, float | str | int]:
-    """Metrics of a fit with residual sum of squares ``sse`` on the rows in ``stats``.
+def fit_metrics(stats: DesignStats, rss: float, intercept: bool) -> dict[str, float | str | int]:
+    """Metrics of a fit whose residual norm √SSE is ``rss``, on the rows in ``stats``.
 
     With an intercept R² is centred, 1 − SSE/Σ(y − ȳ)²; without one it is uncentred,
-    1 − SSE/Σy² (as R and NIST define it). ``loss`` is the tutorial's J = SSE/(2n).
+    1 − SSE/Σy² (as R and NIST define it). ``loss`` is the tutorial's J = SSE/(2n). Ratios
+    are formed from norms, so values near float64's limits (1e200) give finite R² and RMSE.
     """
     n = stats.n
-    sst = stats.sst(centred=intercept)
-    r2 = 1.0 - sse / sst if sst > 0 else (1.0 if sse == 0 else float("nan"))
+    tss = stats.total_norm(centred=intercept)
+    if tss > 0:
+        q = rss / tss
+        r2 = 1.0 - q * q
+    else:
+        r2 = 1.0 if rss == 0 else float("nan")
+    rmse = rss / math.sqrt(n)
+    mse = rmse * rmse
     return {
-        "loss": sse / (2 * n),
-        "mse": sse / n,
-        "rmse": math.sqrt(sse / n),
+        "loss": mse / 2,
+        "mse": mse,
+        "rmse": rmse,
         "r2": r2,
         "r2_kind": "centred" if intercept else "uncentred",
-        "sse": sse,
+        "sse": rss * rss,
         "n": n,
     }

@@ -165,8 +165,7 @@ def predict_csv(
     finally:
         reader.close()
     if stats is not None and stats.n:
-        sse = stats.sse(model.b, model.w)
-        report.score = fit_metrics(stats, sse, model.intercept)
+        report.score = fit_metrics(stats, stats.residual_norm(model.b, model.w), model.intercept)
     return report
 
 

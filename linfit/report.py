@@ -15,6 +15,7 @@ from typing import Any
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .model import LinearModel
@@ -57,14 +58,18 @@ def _param_names(model: LinearModel) -> list[tuple[str, str, float]]:
     return rows
 
 
-def fit_tables(model: LinearModel, source: str) -> list[Table]:
-    """The parameter table and the metrics table of a fit."""
-    s = model.stats
-    title = (
+def fit_heading(model: LinearModel, source: str) -> str:
+    """One line naming the method, the model and the data."""
+    return (
         f"linfit · {model.method} · {model.target} ~ {' + '.join(model.features)}"
         f"{'' if model.intercept else ' (no intercept)'}  [{source}, n = {model.n_samples}]"
     )
-    params = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
+
+
+def fit_tables(model: LinearModel) -> list[Table]:
+    """The parameter table and the metrics table of a fit."""
+    s = model.stats
+    params = Table(box=box.SIMPLE_HEAD)
     params.add_column("parameter", no_wrap=True)
     params.add_column("estimate", justify="right", no_wrap=True)
     if s:
@@ -73,7 +78,7 @@ def fit_tables(model: LinearModel, source: str) -> list[Table]:
         for head in ("std. error", "t", "p", f"{pct} CI low", f"{pct} CI high"):
             params.add_column(head, justify="right", overflow="fold")
     for key, label, value in _param_names(model):
-        row = [label, fmt(value, 12)]
+        row = [escape(label), fmt(value, 12)]
         if s:
             c = s["coef"][key]
             row += [
@@ -115,7 +120,7 @@ def fit_tables(model: LinearModel, source: str) -> list[Table]:
         if sv.get("device"):
             rows.append(("device", f"{sv['device']} ({sv.get('dtype')})"))
     for label, value in rows:
-        met.add_row(label, value if isinstance(value, str) else fmt(value))
+        met.add_row(escape(label), value if isinstance(value, str) else fmt(value))
     if s and s.get("assumes_convergence"):
         met.caption = "statistics are computed at the parameters reached; they assume convergence"
     return [params, met]
@@ -123,7 +128,8 @@ def fit_tables(model: LinearModel, source: str) -> list[Table]:
 
 def print_fit_table(model: LinearModel, source: str) -> None:
     con = stdout_console()
-    for table in fit_tables(model, source):
+    con.print(fit_heading(model, source), markup=False, soft_wrap=True)
+    for table in fit_tables(model):
         con.print(table)
 
 
@@ -158,7 +164,7 @@ class EpochLogTable:
     def __init__(self, features: list[str], intercept: bool) -> None:
         self.table = Table(title="epoch log", box=box.SIMPLE_HEAD, title_justify="left")
         for head in ["epoch", "loss"] + [f"w[{f}]" for f in features]:
-            self.table.add_column(head, justify="right")
+            self.table.add_column(escape(head), justify="right")
         if intercept:
             self.table.add_column("b", justify="right")
         self.intercept = intercept
@@ -229,10 +235,12 @@ def compare_table(rows: list[dict[str, Any]], features: list[str], intercept: bo
     heads = ["method", "device"] + [f"w[{f}]" for f in features]
     heads += (["b"] if intercept else []) + ["loss", "R²", "epochs", "time (s)", "max |Δ| vs lstsq"]
     for h in heads:
-        table.add_column(h, justify="left" if h in ("method", "device") else "right")
+        table.add_column(escape(h), justify="left" if h in ("method", "device") else "right")
     for r in rows:
         if r.get("error"):
-            table.add_row(r["method"], r.get("device") or "—", f"[red]failed: {r['error']}[/red]")
+            table.add_row(
+                r["method"], r.get("device") or "—", f"[red]failed: {escape(r['error'])}[/red]"
+            )
             continue
         cells = [r["method"], r.get("device") or "cpu"]
         cells += [fmt(r["w"][f], 10) for f in features]

@@ -30,7 +30,7 @@ def main() -> None:
 
     rng = np.random.default_rng(20251107)
     x = np.round(rng.uniform(0, 10, 5000), 4)
-    y = np.round(2.5 * x - 1.0 + rng.normal(0, 1.0, x.size), 4)
+    y = np.round(2.5 * x + 4.0 + rng.normal(0, 1.0, x.size), 4)
     write("noisy_line.csv", ["x", "y"], [x, y])
 
     rng = np.random.default_rng(7)
@@ -38,7 +38,7 @@ def main() -> None:
     x1 = np.round(rng.normal(10, 2, n), 4)
     x2 = np.round(rng.uniform(-5, 5, n), 4)
     x3 = np.round(rng.normal(0, 10, n), 4)
-    y = np.round(3.0 + 1.5 * x1 - 2.0 * x2 + 0.5 * x3 + rng.normal(0, 0.5, n), 4)
+    y = np.round(12.0 + 2.5 * x1 - 1.7 * x2 + 0.5 * x3 + rng.normal(0, 0.5, n), 4)
     write("multi_feature.csv", ["x1", "x2", "x3", "y"], [x1, x2, x3, y])
 
     rng = np.random.default_rng(1700000000)

@@ -44,7 +44,7 @@ class SolverOptions:
     epochs: int = 100
     log_every: int = 10
     seed: int = 0
-    tol: float = 1e-10
+    tol: float = 1e-12
     scale: bool = True
     batch_size: int | None = None
     device: str = "auto"
@@ -84,7 +84,7 @@ class FitResult:
     loss_curve: list[float] = field(default_factory=list)
     device: str = "cpu"
     dtype: str = "float64"
-    sse: float | None = None  # residual sum of squares, when the solver knows it best
+    rss: float | None = None  # residual norm √SSE, when the solver knows it best
     rank_deficient: bool = False
     refined: bool = False
     notes: list[str] = field(default_factory=list)

@@ -15,6 +15,8 @@ inputs are solved from the streamed factor alone, without a second pass over the
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import dd
@@ -98,7 +100,7 @@ def _min_norm(problem: Problem, rank: int) -> tuple[np.ndarray, float]:
 
 
 def refine(problem: Problem, w: np.ndarray, b: float) -> tuple[np.ndarray, float, float, int]:
-    """Björck refinement on the original data; returns w, b, SSE and iterations used."""
+    """Björck refinement on the original data; returns w, b, √SSE and iterations used."""
     st = problem.stats
     X, y = problem.X, problem.y
     p = X.shape[1]
@@ -141,10 +143,10 @@ def refine(problem: Problem, w: np.ndarray, b: float) -> tuple[np.ndarray, float
         if size <= EPS:
             break
     r_final = dd.residual(ys, Ao, x)
-    sse = dd.sum_exact(dd.two_prod(r_final, r_final)[0]) / (eo * eo)
+    rss = math.sqrt(dd.dot(r_final, r_final)) / eo
     if problem.intercept:
-        return x[1:] * do / eo, float(x[0] / eo), sse, steps
-    return x * do / eo, 0.0, sse, steps
+        return x[1:] * do / eo, float(x[0] / eo), rss, steps
+    return x * do / eo, 0.0, rss, steps
 
 
 @register("lstsq", "least squares: Householder QR, refined in double-double (exact to the data)")
@@ -171,9 +173,9 @@ def solve(problem: Problem, options: SolverOptions, hooks: Hooks) -> FitResult:
     w, b = _from_frame(problem, theta)
     result = FitResult(w, b, "lstsq")
     if problem.X is not None and n > 0:
-        w2, b2, sse, steps = refine(problem, w, b)
+        w2, b2, rss, steps = refine(problem, w, b)
         if np.all(np.isfinite(w2)) and np.isfinite(b2):
-            result.w, result.b, result.sse, result.refined = w2, b2, sse, True
+            result.w, result.b, result.rss, result.refined = w2, b2, rss, True
             result.info["refinement_steps"] = steps
     result.info["cond_solve"] = info.cond
     return result
