@@ -94,7 +94,8 @@ def disagreements(rows: list[CompareRow], rtol: float, atol: float) -> list[str]
         limit = atol + rtol * np.abs(ref.standardised)
         if np.any(diff > limit):
             k = int(np.argmax(diff - limit))
-            bad.append(f"{r.method} (standardised coefficient {k} differs by {diff[k]:.3g})")
+            names = [f"w[{f}]" for f in r.doc["features"]] + ["b"]
+            bad.append(f"{r.method} ({names[k]} differs by {diff[k]:.3g}, standardised)")
     return bad
 
 

@@ -96,7 +96,7 @@ def predict_csv(
                     f"columns are: {reader._columns_list()}"
                 )
             idx.append(i)
-        t_idx = _locate(reader, model.target, "the target") if score else None
+        t_idx = _locate(reader, model.target, "the target")
         if score and t_idx is None:
             raise DataError(
                 f"{reader.name}: --score needs the target column {model.target!r}, which is "
