@@ -28,6 +28,39 @@ def _qr_r(A: np.ndarray) -> np.ndarray:
     return R * signs[:, None]
 
 
+#: Largest condition number of a block's shifted, scaled design for which its R is taken
+#: from the Cholesky factor of its Gram matrix (error ≈ cond² × 1e-16 ≤ 1e-13); blocks worse
+#: than this, or singular, are factorised by Householder QR instead.
+GRAM_COND_MAX = 30.0
+
+
+def _block_r(Z: np.ndarray) -> np.ndarray:
+    """R of the block design [1, Zᵀ] (Z of shape (k, m), one row per column).
+
+    Fast path: Cholesky of the Gram matrix, one BLAS pass over the block, used only when the
+    block is well conditioned, where it is as accurate as Householder QR. Otherwise, or when
+    the Gram matrix is not positive definite, Householder QR of the block.
+    """
+    k, m = Z.shape
+    G = np.empty((k + 1, k + 1))
+    G[0, 0] = m
+    G[0, 1:] = G[1:, 0] = Z.sum(axis=1)
+    G[1:, 1:] = Z @ Z.T
+    d = np.sqrt(np.diag(G))
+    if np.all(d > 0):
+        try:
+            L = np.linalg.cholesky(G / np.outer(d, d))
+            s = np.linalg.svd(L, compute_uv=False)
+            if s[-1] > 0 and s[0] / s[-1] <= GRAM_COND_MAX:
+                return L.T * d[None, :]
+        except np.linalg.LinAlgError:
+            pass
+    A = np.empty((m, k + 1), order="F")
+    A[:, 0] = 1.0
+    A[:, 1:] = Z.T
+    return _qr_r(A)
+
+
 @dataclass
 class DesignStats:
     """Statistics of the rows seen so far for p features and a target."""
@@ -41,32 +74,38 @@ class DesignStats:
     hi: np.ndarray | None = None  # column maxima
 
     # -- building -----------------------------------------------------------------------
-    def _set_frame(self, Z: np.ndarray) -> None:
-        self.shift = Z.mean(axis=0)
-        spread = np.abs(Z - self.shift).max(axis=0)
+    def _set_frame(self, V: np.ndarray) -> None:
+        self.shift = V.mean(axis=1)
+        spread = np.abs(V - self.shift[:, None]).max(axis=1)
         self.scale = np.array([dd.pow2_scale(float(v)) for v in spread])
 
-    def _design(self, Z: np.ndarray) -> np.ndarray:
-        A = np.empty((Z.shape[0], self.p + 2))
-        A[:, 0] = 1.0
-        np.subtract(Z, self.shift, out=A[:, 1:])
-        A[:, 1:] *= self.scale
-        return A
-
     def update(self, X: np.ndarray, y: np.ndarray) -> None:
-        """Fold a block of rows in."""
-        m = X.shape[0]
+        """Fold a block of rows in (X of shape (m, p), y of shape (m,))."""
+        V = np.empty((self.p + 1, len(y)))
+        V[: self.p] = np.asarray(X, dtype=np.float64).T
+        V[self.p] = y
+        self.update_columns(V)
+
+    def update_columns(
+        self, V: np.ndarray, lo: np.ndarray | None = None, hi: np.ndarray | None = None
+    ) -> None:
+        """Fold a block in, given column-wise: V of shape (p+1, m), rows x₁…x_p, y.
+
+        ``lo``/``hi`` are the block's column minima and maxima when the caller has them.
+        """
+        m = V.shape[1]
         if m == 0:
             return
-        Z = np.column_stack([X, y])
         if self.shift is None:
-            self._set_frame(Z)
-        lo, hi = Z.min(axis=0), Z.max(axis=0)
+            self._set_frame(V)
+        lo = V.min(axis=1) if lo is None else lo
+        hi = V.max(axis=1) if hi is None else hi
         self.lo = lo if self.lo is None else np.minimum(self.lo, lo)
         self.hi = hi if self.hi is None else np.maximum(self.hi, hi)
         self.n += m
-        A = self._design(Z)
-        self.R = _qr_r(A if self.R is None else np.vstack([self.R, A]))
+        Z = (V - self.shift[:, None]) * self.scale[:, None]
+        Rb = _block_r(Z)
+        self.R = Rb if self.R is None else _qr_r(np.vstack([self.R, Rb]))
 
     def merge(self, other: DesignStats) -> DesignStats:
         """The statistics of both sets of rows (other is brought into this frame exactly)."""

@@ -37,6 +37,10 @@ app = typer.Typer(
 )
 
 
+#: Rows drawn (uniformly at random) for plots, whatever the size of the input.
+PLOT_SAMPLE = 5000
+
+
 class Format(str, Enum):
     table = "table"
     json = "json"
@@ -370,7 +374,8 @@ def fit(
             y,
             csv_opts,
             not no_intercept,
-            keep_all_rows=spec.needs_rows(options) or bool(plot or plot_file),
+            keep_all_rows=spec.needs_rows(options),
+            sample=PLOT_SAMPLE if (plot or plot_file) else 0,
         )
         _dropped_note(ds, quiet)
         log = EpochLogTable(ds.problem.features, not no_intercept)
@@ -395,7 +400,7 @@ def fit(
         if plot or plot_file:
             from .plots import plot_fit
 
-            plot_fit(model, ds.problem, outcome.result, terminal=plot, path=plot_file)
+            plot_fit(model, ds.sample, outcome.result, terminal=plot, path=plot_file)
         out_fmt = Format.json if json_ else fmt
         if out_fmt == Format.json:
             _write_stdout(model.to_json() + "\n")

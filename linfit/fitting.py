@@ -24,6 +24,37 @@ from .solvers import EpochLog, FitResult, Hooks, Problem, SolverOptions, get_sol
 KEEP_ROWS = 1 << 22
 
 
+class Reservoir:
+    """A uniform random sample of at most ``size`` rows, in bounded memory (random keys:
+    the rows with the smallest keys are the sample)."""
+
+    def __init__(self, size: int, seed: int = 0) -> None:
+        self.size = size
+        self.rng = np.random.default_rng(seed)
+        self.keys = np.empty(0)
+        self.X: np.ndarray | None = None
+        self.y = np.empty(0)
+
+    def add(self, X: np.ndarray, y: np.ndarray) -> None:
+        keys = np.concatenate([self.keys, self.rng.random(len(y))])
+        X = X if self.X is None else np.concatenate([self.X, X])
+        y = np.concatenate([self.y, y])
+        if len(keys) > self.size:
+            keep = np.argpartition(keys, self.size)[: self.size]
+            keys, X, y = keys[keep], X[keep], y[keep]
+        self.keys, self.X, self.y = keys, X, y
+
+    def merge(self, other: Reservoir) -> None:
+        """Fold another reservoir's sample in (the union's smallest keys are kept)."""
+        keys = np.concatenate([self.keys, other.keys])
+        X = other.X if self.X is None else np.concatenate([self.X, other.X])
+        y = np.concatenate([self.y, other.y])
+        if len(keys) > self.size:
+            keep = np.argpartition(keys, self.size)[: self.size]
+            keys, X, y = keys[keep], X[keep], y[keep]
+        self.keys, self.X, self.y = keys, X, y
+
+
 @dataclass
 class Dataset:
     """A read input: the problem for the solvers and what happened while reading."""
@@ -31,6 +62,7 @@ class Dataset:
     problem: Problem
     report: ReadReport
     source: str
+    sample: Reservoir | None = None
 
     @property
     def rows_kept(self) -> bool:
@@ -53,21 +85,37 @@ def read_dataset(
     csv: CsvOptions | None = None,
     intercept: bool = True,
     keep_all_rows: bool = False,
+    sample: int = 0,
 ) -> Dataset:
-    """Read ``path`` once into statistics (and the rows, when they fit or are needed)."""
+    """Read ``path`` once into statistics (and the rows, when they fit or are needed).
+
+    ``sample`` > 0 also keeps a uniform random sample of that many rows (for plots).
+    """
     reader = CsvReader(path, csv)
     report = ReadReport()
+    reservoir = Reservoir(sample) if sample else None
     try:
         sel = reader.select(x, y)
+        from .parallel import read_parallel, workers_for
+
+        workers = workers_for(path, keep_all_rows)
+        if workers > 1:
+            stats, report, reservoir = read_parallel(reader, reader.options, sel, workers, sample)
+            if stats.n == 0:
+                _no_rows(reader.name, report)
+            problem = Problem(stats, list(sel.x_names), sel.y_name, intercept)
+            return Dataset(problem, report, reader.name, reservoir)
         stats = DesignStats(len(sel.x_idx))
         Xs: list[np.ndarray] = []
         ys: list[np.ndarray] = []
         kept = 0
         keep = True
         for block in reader.blocks(sel, report):
-            stats.update(block.X, block.y)
+            stats.update_columns(block.V, block.lo, block.hi)
+            if reservoir is not None:
+                reservoir.add(block.X, block.y)
             if keep:
-                kept += block.X.size + block.y.size
+                kept += block.V.size
                 if keep_all_rows or kept <= KEEP_ROWS:
                     Xs.append(block.X)
                     ys.append(block.y)
@@ -76,16 +124,20 @@ def read_dataset(
     finally:
         reader.close()
     if stats.n == 0:
-        if report.rows_read == 0:
-            raise DataError(f"{reader.name} has a header but no data rows")
-        raise DataError(
-            f"{reader.name}: all {report.rows_read} rows have missing values in the chosen "
-            "columns; nothing is left to fit"
-        )
+        _no_rows(reader.name, report)
     X = np.concatenate(Xs) if keep and Xs else None
     Y = np.concatenate(ys) if keep and ys else None
     problem = Problem(stats, list(sel.x_names), sel.y_name, intercept, X, Y)
-    return Dataset(problem, report, reader.name)
+    return Dataset(problem, report, reader.name, reservoir)
+
+
+def _no_rows(name: str, report: ReadReport) -> None:
+    if report.rows_read == 0:
+        raise DataError(f"{name} has a header but no data rows")
+    raise DataError(
+        f"{name}: all {report.rows_read} rows have missing values in the chosen columns; "
+        "nothing is left to fit"
+    )
 
 
 def _history(problem: Problem, logs: list[EpochLog]) -> list[dict]:

@@ -63,11 +63,22 @@ class Selection:
 
 @dataclass
 class Block:
-    """One block of validated rows."""
+    """One block of validated rows, stored column by column: V[j] is column j (features
+    first, then the target), with each column's minimum and maximum."""
 
-    X: np.ndarray  # (m, p) float64
-    y: np.ndarray | None  # (m,) float64, or None when no target was chosen
+    V: np.ndarray  # (p + 1, m) float64
+    p: int
     first_line: int  # file line of the block's first row
+    lo: np.ndarray
+    hi: np.ndarray
+
+    @property
+    def X(self) -> np.ndarray:
+        return self.V[: self.p].T
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.V[self.p]
 
 
 @dataclass
@@ -161,10 +172,37 @@ class _ReadErrors:
         return False
 
 
+class RangeReader(io.RawIOBase):
+    """Bytes [start, end) of a file, as a readable stream."""
+
+    def __init__(self, path: str, start: int, end: int) -> None:
+        self._fh = open(path, "rb", buffering=0)  # noqa: SIM115 - closed in close()
+        self._fh.seek(start)
+        self._left = end - start
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        if self._left <= 0:
+            return 0
+        view = memoryview(buffer)[: min(len(buffer), self._left)]
+        n = self._fh.readinto(view)
+        self._left -= n or 0
+        return n or 0
+
+    def close(self) -> None:
+        self._fh.close()
+        super().close()
+
+
 class CsvReader:
     """One pass over a CSV input: the header on opening, then validated blocks of rows."""
 
-    def __init__(self, path: str, options: CsvOptions | None = None) -> None:
+    def __init__(
+        self, path: str, options: CsvOptions | None = None, stream: IO[bytes] | None = None
+    ) -> None:
+        """Open ``path`` and read its header (``stream``, when given, is read instead)."""
         self.path = path
         self.name = display_name(path)
         self.options = options or CsvOptions()
@@ -174,7 +212,7 @@ class CsvReader:
                 f"--decimal {self.options.decimal!r} is also the delimiter; "
                 "pass another --sep (e.g. --sep ';')"
             )
-        self._stream = open_binary(path)
+        self._stream = open_binary(path) if stream is None else stream
         self.columns = self._read_header()
 
     # -- header ---------------------------------------------------------------------------
@@ -289,7 +327,6 @@ class CsvReader:
             encoding=self._encoding,
             skip_blank_lines=True,
             engine="c",
-            low_memory=False,
         )
         if usecols is not None:
             kwargs["usecols"] = usecols
@@ -318,7 +355,7 @@ class CsvReader:
         """Validated float64 blocks of the chosen columns; drops or refuses missing values."""
         wanted = list(sel.x_idx) + ([sel.y_idx] if sel.y_idx is not None else [])
         if chunk_rows is None:
-            chunk_rows = max(1 << 14, min(1 << 20, (1 << 23) // max(1, len(wanted))))
+            chunk_rows = max(1 << 14, min(1 << 20, (1 << 22) // max(1, len(wanted))))
         wide = len(self.columns) > WIDE_HEADER
         usecols = sorted(set(wanted)) if wide else None
         for frame in self._frames(usecols, chunk_rows, as_text=False):
@@ -331,45 +368,52 @@ class CsvReader:
             cols = [(pos[i] if pos else i) for i in wanted]
             sub = frame.iloc[:, cols]
             first_line = int(frame.index[0]) + 2 if len(frame) else 0
-            values = self._numeric(sub, [self.columns[i] for i in wanted], first_line)
-            report.rows_read += len(values)
-            inf = np.isinf(values)
-            if inf.any():
-                r, c = (int(v) for v in np.argwhere(inf)[0])
-                raise DataError(
-                    f"{self.name}: non-finite value {str(sub.iloc[r, c])!r} in column "
-                    f"{self.columns[wanted[c]]!r} at line {first_line + r}; linfit fits "
-                    "finite numbers only: remove or fix that row"
-                )
-            missing = np.isnan(values).any(axis=1)
-            if missing.any():
-                bad = int(np.flatnonzero(missing)[0])
-                col = self.columns[wanted[int(np.flatnonzero(np.isnan(values[bad]))[0])]]
-                if self.options.na == "raise":
-                    raise DataError(
-                        f"{self.name}: missing value in column {col!r} at line "
-                        f"{first_line + bad}; fix the file or pass --na drop to skip such rows"
-                    )
-                report.rows_dropped += int(missing.sum())
-                if report.first_dropped_line is None:
-                    report.first_dropped_line = first_line + bad
-                values = values[~missing]
-            p = len(sel.x_idx)
-            X = np.ascontiguousarray(values[:, :p])
-            y = values[:, p] if sel.y_idx is not None else None
-            yield Block(X, y, first_line)
+            V = self._numeric(sub, [self.columns[i] for i in wanted], first_line)
+            report.rows_read += V.shape[1]
+            if V.shape[1] == 0:
+                continue
+            lo, hi = V.min(axis=1), V.max(axis=1)  # NaN and inf show up here: one pass each
+            if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
+                V = self._drop_missing(V, sub, wanted, first_line, report)
+                lo, hi = V.min(axis=1, initial=np.inf), V.max(axis=1, initial=-np.inf)
+            yield Block(V, len(sel.x_idx), first_line, lo, hi)
+
+    def _drop_missing(self, V, sub, wanted, first_line: int, report: ReadReport) -> np.ndarray:
+        """Refuse inf; drop (or refuse, with --na raise) rows with a missing value."""
+        inf = np.isinf(V)
+        if inf.any():
+            c, r = (int(v) for v in np.argwhere(inf)[0])
+            raise DataError(
+                f"{self.name}: non-finite value {str(sub.iloc[r, c])!r} in column "
+                f"{self.columns[wanted[c]]!r} at line {first_line + r}; linfit fits finite "
+                "numbers only: remove or fix that row"
+            )
+        nan = np.isnan(V)
+        missing = nan.any(axis=0)
+        bad = int(np.flatnonzero(missing)[0])
+        if self.options.na == "raise":
+            col = self.columns[wanted[int(np.flatnonzero(nan[:, bad])[0])]]
+            raise DataError(
+                f"{self.name}: missing value in column {col!r} at line {first_line + bad}; "
+                "fix the file or pass --na drop to skip such rows"
+            )
+        report.rows_dropped += int(missing.sum())
+        if report.first_dropped_line is None:
+            report.first_dropped_line = first_line + bad
+        return np.ascontiguousarray(V[:, ~missing])
 
     def _numeric(self, sub, names: list[str], first_line: int) -> np.ndarray:
-        """The chunk as a float64 matrix; a non-numeric cell is an error naming it."""
+        """The chunk column by column, shape (columns, rows), float64; a non-numeric cell is
+        an error naming it."""
         import pandas as pd
 
-        out = np.empty(sub.shape, dtype=np.float64)
+        out = np.empty((sub.shape[1], sub.shape[0]), dtype=np.float64)
         for k in range(sub.shape[1]):
             col = sub.iloc[:, k]
             if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(
                 col.dtype
             ):
-                out[:, k] = col.to_numpy(dtype=np.float64, na_value=np.nan)
+                out[k] = col.to_numpy(dtype=np.float64, na_value=np.nan)
                 continue
             num = pd.to_numeric(col, errors="coerce")
             bad = num.isna() & col.notna() & ~col.astype(str).str.strip().isin(NA_TOKENS)
@@ -379,7 +423,7 @@ class CsvReader:
                     f"{self.name}: non-numeric value {str(col.iloc[r])!r} in column "
                     f"{names[k]!r} at line {first_line + r}{_number_hint(str(col.iloc[r]))}"
                 )
-            out[:, k] = num.to_numpy(dtype=np.float64, na_value=np.nan)
+            out[k] = num.to_numpy(dtype=np.float64, na_value=np.nan)
         return out
 
     def close(self) -> None:

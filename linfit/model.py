@@ -51,10 +51,15 @@ class LinearModel:
         return self.b + X @ self.w
 
     def equation(self, digits: int = 6) -> str:
-        terms = [f"{v:+.{digits}g}·{f}" for f, v in zip(self.features, self.w)]
-        lead = f"{self.b:.{digits}g} " if self.intercept else ""
-        text = (lead + " ".join(terms)).strip().lstrip("+")
-        return f"{self.target} = {text}"
+        """The fitted line as text, e.g. ``y = 3.97 + 2.5·x``."""
+        parts = [f"{self.b:.{digits}g}"] if self.intercept else []
+        for f, v in zip(self.features, self.w):
+            term = f"{abs(v):.{digits}g}·{f}"
+            if parts:
+                parts.append(("- " if v < 0 else "+ ") + term)
+            else:
+                parts.append(("-" if v < 0 else "") + term)
+        return f"{self.target} = {' '.join(parts)}"
 
     # -- document -------------------------------------------------------------------------
     def to_doc(self) -> dict[str, Any]:

@@ -1,0 +1,13 @@
+"""Run every benchmark: NIST accuracy, gd epochs, scale and start-up, predict memory."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+for script in ("nist_lre.py", "gd_epochs.py", "scale.py", "predict_memory.py"):
+    print(f"\n=== {script}", flush=True)
+    subprocess.run([sys.executable, str(HERE / script)], check=False)

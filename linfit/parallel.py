@@ -1,0 +1,169 @@
+"""Reading one large CSV file on several cores.
+
+The file is split into byte ranges at line ends; each range is parsed and folded into
+mergeable statistics by its own process (forked: nothing is re-imported), and the
+statistics are merged. Used only where it is safe and pays: a plain (uncompressed) file of
+at least PARALLEL_MIN_BYTES, with no quote character in its first MiB (a quoted field could
+hold a newline, and a split must fall between rows), when the rows need not be kept.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from dataclasses import dataclass
+
+from .accumulate import DesignStats
+from .errors import LinfitError
+from .io import CsvOptions, CsvReader, RangeReader, ReadReport, Selection, _Prepended
+
+PARALLEL_MIN_BYTES = 64 << 20
+_PROBE = 1 << 20
+
+
+def workers_for(path: str, keep_all_rows: bool) -> int:
+    """How many processes to read ``path`` with (1: read it in this process)."""
+    jobs = int(os.environ.get("LINFIT_JOBS", "0") or 0) or (os.cpu_count() or 1)
+    if jobs < 2 or keep_all_rows or path == "-" or not os.path.isfile(path):
+        return 1
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as fh:
+            head = fh.read(_PROBE)
+    except OSError:
+        return 1
+    if size < PARALLEL_MIN_BYTES or head[:2] == b"\x1f\x8b" or b'"' in head:
+        return 1
+    return min(jobs, 8, max(1, size // (PARALLEL_MIN_BYTES // 2)))
+
+
+def split_points(path: str, start: int, parts: int) -> list[int]:
+    """Offsets [start, …, size] that cut the file into ``parts`` ranges at line starts."""
+    size = os.path.getsize(path)
+    cuts = [start]
+    with open(path, "rb") as fh:
+        for k in range(1, parts):
+            fh.seek(max(cuts[-1], start + (size - start) * k // parts))
+            fh.readline()
+            pos = fh.tell()
+            if pos < size:
+                cuts.append(pos)
+    cuts.append(size)
+    return sorted(set(cuts))
+
+
+@dataclass
+class Part:
+    """What one range gave: its statistics, its reading report, its sample."""
+
+    stats: DesignStats
+    report: ReadReport
+    sample: object | None
+
+
+def read_range(path, options, header: bytes, start, end, sel: Selection, sample: int) -> Part:
+    """Parse bytes [start, end) of ``path`` (header prepended) into statistics."""
+    from .fitting import Reservoir
+
+    stream = io.BufferedReader(_Prepended(header, RangeReader(path, start, end)), 1 << 20)
+    reader = CsvReader(path, options, stream=stream)
+    report = ReadReport()
+    stats = DesignStats(len(sel.x_idx))
+    reservoir = Reservoir(sample, seed=start) if sample else None
+    try:
+        for block in reader.blocks(sel, report):
+            stats.update_columns(block.V, block.lo, block.hi)
+            if reservoir is not None:
+                reservoir.add(block.X, block.y)
+    finally:
+        stream.close()
+    return Part(stats, report, reservoir)
+
+
+def _child(conn, *args) -> None:
+    try:
+        conn.send(("ok", read_range(*args)))
+    except LinfitError as exc:
+        conn.send(("error", (type(exc), str(exc), exc.code)))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which decides
+        conn.send(("error", (RuntimeError, f"{type(exc).__name__}: {exc}", 1)))
+    finally:
+        conn.close()
+
+
+def _shift_lines(message: str, offset: int) -> str:
+    return re.sub(r"\bline (\d+)", lambda m: f"line {int(m.group(1)) + offset}", message)
+
+
+def _lines_before(path: str, pos: int) -> int:
+    n = 0
+    with open(path, "rb") as fh:
+        left = pos
+        while left > 0:
+            chunk = fh.read(min(left, 1 << 24))
+            if not chunk:
+                break
+            n += chunk.count(b"\n")
+            left -= len(chunk)
+    return n
+
+
+def read_parallel(
+    reader: CsvReader, options: CsvOptions, sel: Selection, workers: int, sample: int
+) -> tuple[DesignStats, ReadReport, object | None]:
+    """Statistics of the whole file, its ranges read by ``workers`` processes."""
+    import multiprocessing as mp
+
+    from .fitting import Reservoir
+
+    header = reader._header_bytes
+    cuts = split_points(reader.path, len(header), workers)
+    ranges = list(zip(cuts[:-1], cuts[1:]))
+    ctx = mp.get_context("fork")
+    procs = []
+    try:
+        for start, end in ranges[1:]:
+            parent_end, child_end = ctx.Pipe(duplex=False)
+            proc = ctx.Process(
+                target=_child,
+                args=(child_end, reader.path, options, header, start, end, sel, sample),
+                daemon=True,
+            )
+            proc.start()
+            child_end.close()
+            procs.append((proc, parent_end, start))
+        parts = [read_range(reader.path, options, header, *ranges[0], sel, sample)]
+        for proc, conn, start in procs:
+            status, payload = conn.recv()
+            proc.join()
+            if status == "error":
+                kind, message, code = payload
+                offset = _lines_before(reader.path, start) - 1
+                raise (kind if issubclass(kind, LinfitError) else LinfitError)(
+                    _shift_lines(message, offset), code
+                )
+            part = payload
+            offset = _lines_before(reader.path, start) - 1
+            if part.report.first_dropped_line is not None:
+                part.report.first_dropped_line += offset
+            parts.append(part)
+    finally:
+        for proc, conn, _ in procs:
+            if proc.is_alive():
+                proc.terminate()
+            conn.close()
+    stats, report = parts[0].stats, parts[0].report
+    for part in parts[1:]:
+        stats = stats.merge(part.stats)
+        report.rows_read += part.report.rows_read
+        report.rows_dropped += part.report.rows_dropped
+        if report.first_dropped_line is None:
+            report.first_dropped_line = part.report.first_dropped_line
+    reservoir = None
+    if sample:
+        reservoir = Reservoir(sample)
+        for part in parts:
+            if part.sample is not None and part.sample.X is not None:
+                reservoir.merge(part.sample)
+    return stats, report, reservoir
