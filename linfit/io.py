@@ -14,6 +14,7 @@ import io
 import os
 import re
 import sys
+import warnings
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -237,7 +238,11 @@ class CsvReader:
             text = line.decode(encoding)
         self._encoding = "utf-8" if encoding == "utf-8-sig" else encoding
         self._header_text = text.lstrip("\ufeff")
-        row = next(csv.reader([self._header_text.rstrip("\r\n")], delimiter=self.sep), [])
+        first = re.split(r"\r\n|\r|\n", self._header_text, maxsplit=1)[0]
+        try:
+            row = next(csv.reader([first], delimiter=self.sep), [])
+        except csv.Error as exc:
+            raise DataError(f"{self.name}: cannot read the header line ({exc})") from None
         return [c.strip() for c in row]
 
     # -- columns --------------------------------------------------------------------------
@@ -333,7 +338,10 @@ class CsvReader:
         if as_text:
             kwargs.update(dtype=str, keep_default_na=False, na_filter=False)
         try:
-            with _read_errors(self.name):
+            with _read_errors(self.name), warnings.catch_warnings():
+                # pandas' warnings (e.g. a row longer than the header on a wide file) are
+                # not for the user: linfit validates what it reads and says so itself.
+                warnings.simplefilter("ignore", pd.errors.ParserWarning)
                 yield from pd.read_csv(stream, **kwargs)
         except pd.errors.EmptyDataError:
             return
