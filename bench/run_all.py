@@ -8,6 +8,6 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-for script in ("nist_lre.py", "gd_epochs.py", "scale.py", "predict_memory.py"):
+for script in ("nist_lre.py", "gd_epochs.py", "scale.py", "predict_memory.py", "dask_engine.py"):
     print(f"\n=== {script}", flush=True)
     subprocess.run([sys.executable, str(HERE / script)], check=False)

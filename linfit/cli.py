@@ -57,6 +57,11 @@ class Interval(str, Enum):
     prediction = "prediction"
 
 
+class Engine(str, Enum):
+    local = "local"
+    dask = "dask"
+
+
 class NaPolicy(str, Enum):
     drop = "drop"
     raise_ = "raise"
@@ -65,6 +70,34 @@ class NaPolicy(str, Enum):
 # -- shared options ------------------------------------------------------------------------
 DataArg = Annotated[
     str, typer.Argument(help="CSV file, .csv.gz, or - for stdin.", show_default=False)
+]
+DataFilesArg = Annotated[
+    list[str],
+    typer.Argument(
+        help="CSV file(s): a path, a .csv.gz, - for stdin, a glob ('parts/*.csv') or a "
+        "directory; several files are fitted as one data set.",
+        show_default=False,
+    ),
+]
+EngineOpt = Annotated[
+    Engine,
+    typer.Option(
+        "--engine",
+        help="local (this process; two cores for a large file) or dask (a Dask cluster: a "
+        "local one of --workers processes, or the one at --scheduler).",
+    ),
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="Dask scheduler address, e.g. tcp://host:8786 (with --engine dask). Default: "
+        "start a local cluster.",
+        show_default=False,
+    ),
+]
+WorkersOpt = Annotated[
+    int, typer.Option("--workers", help="Worker processes of the local Dask cluster.", min=1)
 ]
 XOpt = Annotated[
     list[str] | None,
@@ -287,7 +320,7 @@ def _write_stdout(text: str) -> None:
 # -- commands --------------------------------------------------------------------------------
 @app.command()
 def fit(
-    data: DataArg,
+    data: DataFilesArg,
     x: XOpt = None,
     y: YOpt = None,
     method: MethodOpt = "lstsq",
@@ -334,6 +367,9 @@ def fit(
             "--plot-file", help="Write the figures to a PNG, SVG or PDF file.", show_default=False
         ),
     ] = None,
+    engine: EngineOpt = Engine.local,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = 2,
     sep: SepOpt = None,
     decimal: DecimalOpt = ".",
     thousands: ThousandsOpt = None,
@@ -368,15 +404,28 @@ def fit(
         )
         spec = get_solver(method)
         csv_opts = _csv_options(sep, decimal, thousands, encoding, na)
-        ds = read_dataset(
-            data,
-            _split(x),
-            y,
-            csv_opts,
-            not no_intercept,
-            keep_all_rows=spec.needs_rows(options),
-            sample=PLOT_SAMPLE if (plot or plot_file) else 0,
-        )
+        sample = PLOT_SAMPLE if (plot or plot_file) else 0
+        if engine == Engine.dask:
+            from .dask_engine import read_dask
+
+            if spec.needs_rows(options):
+                raise UsageError(
+                    f"method {method!r}{' with --batch-size' if method == 'gd' else ''} needs "
+                    "the rows in one process; use --engine local"
+                )
+            ds = read_dask(
+                data, _split(x), y, csv_opts, not no_intercept, scheduler, workers, sample
+            )
+        else:
+            ds = read_dataset(
+                data,
+                _split(x),
+                y,
+                csv_opts,
+                not no_intercept,
+                keep_all_rows=spec.needs_rows(options),
+                sample=sample,
+            )
         _dropped_note(ds, quiet)
         log = EpochLogTable(ds.problem.features, not no_intercept)
         progress = EpochProgress(options.epochs, enabled=not quiet)
@@ -455,6 +504,9 @@ def predict(
         ),
     ] = None,
     level: Annotated[float, typer.Option("--level", help="Interval level.")] = 0.95,
+    engine: EngineOpt = Engine.local,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = 2,
     sep: SepOpt = None,
     decimal: DecimalOpt = ".",
     thousands: ThousandsOpt = None,
@@ -485,6 +537,14 @@ def predict(
             level=level,
             score=score,
         )
+        if engine == Engine.dask:
+            from .dask_engine import predict_dask
+
+            if not output:
+                raise UsageError("--engine dask writes one file per partition: give -o FOLDER")
+            files = predict_dask(m, data, output, csv_opts, column, fmt.value, scheduler, workers)
+            _note(f"wrote {len(files)} files to {output}", quiet)
+            return 0
         if output:
             with atomic_writer(output, "w", encoding="utf-8", newline="") as fh:
                 rep = predict_csv(m, data, fh, **kw)
@@ -509,7 +569,7 @@ def predict(
 
 @app.command()
 def compare(
-    data: DataArg,
+    data: DataFilesArg,
     methods: Annotated[
         str | None,
         typer.Option(

@@ -14,7 +14,7 @@ import numpy as np
 
 from .accumulate import DesignStats
 from .errors import DataError
-from .io import CsvOptions, CsvReader, ReadReport
+from .io import CsvOptions, CsvReader, ReadReport, expand_inputs
 from .metrics import fit_metrics
 from .model import LinearModel
 from .solvers import EpochLog, FitResult, Hooks, Problem, SolverOptions, get_solver
@@ -79,7 +79,7 @@ class Outcome:
 
 
 def read_dataset(
-    path: str,
+    path: str | list[str],
     x: list[str] | None = None,
     y: str | None = None,
     csv: CsvOptions | None = None,
@@ -87,10 +87,61 @@ def read_dataset(
     keep_all_rows: bool = False,
     sample: int = 0,
 ) -> Dataset:
-    """Read ``path`` once into statistics (and the rows, when they fit or are needed).
+    """Read the input once into statistics (and the rows, when they fit or are needed).
 
-    ``sample`` > 0 also keeps a uniform random sample of that many rows (for plots).
+    ``path`` is a file, ``-`` for stdin, a glob, a directory of CSV files, or a list of
+    these; several files are read one after another and their statistics merged, as if
+    they were one file (their columns must match). ``sample`` > 0 also keeps a uniform
+    random sample of that many rows (for plots).
     """
+    paths = expand_inputs(path)
+    parts = [_read_one(p, x, y, csv, intercept, keep_all_rows, sample) for p in paths]
+    if len(parts) == 1:
+        return parts[0]
+    return _combine(parts, keep_all_rows)
+
+
+def _combine(parts: list[Dataset], keep_all_rows: bool) -> Dataset:
+    first = parts[0].problem
+    for part in parts[1:]:
+        pr = part.problem
+        if pr.features != first.features or pr.target != first.target:
+            raise DataError(
+                f"{part.source} has columns {pr.features + [pr.target]}, but {parts[0].source} "
+                f"has {first.features + [first.target]}; files read together must match"
+            )
+    stats = first.stats
+    report = ReadReport()
+    sample = parts[0].sample
+    for i, part in enumerate(parts):
+        if i:
+            stats = stats.merge(part.problem.stats)
+            if sample is not None and part.sample is not None and part.sample.X is not None:
+                sample.merge(part.sample)
+        report.rows_read += part.report.rows_read
+        report.rows_dropped += part.report.rows_dropped
+        if report.first_dropped_line is None and part.report.first_dropped_line is not None:
+            report.first_dropped_line = part.report.first_dropped_line
+    X = Y = None
+    if all(p.problem.X is not None for p in parts):
+        size = sum(p.problem.X.size + p.problem.y.size for p in parts)
+        if keep_all_rows or size <= KEEP_ROWS:
+            X = np.concatenate([p.problem.X for p in parts])
+            Y = np.concatenate([p.problem.y for p in parts])
+    problem = Problem(stats, list(first.features), first.target, first.intercept, X, Y)
+    source = f"{parts[0].source} and {len(parts) - 1} more file{'s' if len(parts) > 2 else ''}"
+    return Dataset(problem, report, source, sample)
+
+
+def _read_one(
+    path: str,
+    x: list[str] | None,
+    y: str | None,
+    csv: CsvOptions | None,
+    intercept: bool,
+    keep_all_rows: bool,
+    sample: int,
+) -> Dataset:
     reader = CsvReader(path, csv)
     report = ReadReport()
     reservoir = Reservoir(sample) if sample else None
@@ -180,8 +231,8 @@ def fit_problem(
         solver.update(result.info)
         if not result.refined and not result.rank_deficient:
             notes.append(
-                "the rows did not fit in memory, so the solution was not refined: it is "
-                "accurate to about cond × 1e-16 relative"
+                f"{problem.where_rows}, so the solution was not refined: it is accurate to "
+                "about cond × 1e-16 relative"
             )
     else:
         solver.update(

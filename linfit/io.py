@@ -92,6 +92,39 @@ class ReadReport:
     notes: list[str] = field(default_factory=list)
 
 
+#: File names a directory given as input contributes.
+CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".txt.gz")
+
+
+def expand_inputs(spec: str | Sequence[str]) -> list[str]:
+    """Files named by ``spec``: paths, ``-``, globs and directories (their CSV files), in
+    order (a glob's and a directory's matches sorted by name)."""
+    import glob
+
+    items = [spec] if isinstance(spec, str) else list(spec)
+    out: list[str] = []
+    for item in items:
+        if item != "-" and not os.path.exists(item) and glob.has_magic(item):
+            hits = sorted(glob.glob(item))
+            if not hits:
+                raise InputError(f"{item}: no file matches this pattern")
+            out.extend(hits)
+        elif os.path.isdir(item):
+            hits = sorted(
+                os.path.join(item, f)
+                for f in os.listdir(item)
+                if f.lower().endswith(CSV_SUFFIXES) and os.path.isfile(os.path.join(item, f))
+            )
+            if not hits:
+                raise InputError(f"{item} is a directory with no CSV files in it")
+            out.extend(hits)
+        else:
+            out.append(item)
+    if not out:
+        raise UsageError("no input given")
+    return out
+
+
 def display_name(path: str) -> str:
     return "<stdin>" if path == "-" else path
 

@@ -40,6 +40,10 @@ def main() -> None:
     x3 = np.round(rng.normal(0, 10, n), 4)
     y = np.round(12.0 + 2.5 * x1 - 1.7 * x2 + 0.5 * x3 + rng.normal(0, 0.5, n), 4)
     write("multi_feature.csv", ["x1", "x2", "x3", "y"], [x1, x2, x3, y])
+    (HERE / "parts").mkdir(exist_ok=True)
+    for k in range(4):  # the same rows in four files, for the Dask engine
+        sl = slice(k * n // 4, (k + 1) * n // 4)
+        write(f"parts/part-{k}.csv", ["x1", "x2", "x3", "y"], [x1[sl], x2[sl], x3[sl], y[sl]])
 
     rng = np.random.default_rng(1700000000)
     t = np.sort(1_700_000_000 + rng.integers(0, 30 * 86400, 3000)).astype(float)

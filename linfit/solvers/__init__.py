@@ -26,6 +26,7 @@ class Problem:
     intercept: bool = True
     X: np.ndarray | None = None  # (n, p) rows, when kept in memory
     y: np.ndarray | None = None
+    where_rows: str = "the rows did not fit in memory"  # why X is None, for notices
 
     @property
     def n(self) -> int:

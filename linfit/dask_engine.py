@@ -1,0 +1,285 @@
+"""The Dask engine: the same fit and predict over many files, on a Dask cluster.
+
+Files are read by ``dask.dataframe.read_csv`` with the local engine's CSV options; every
+partition is folded into the same mergeable statistics as a local block (a QR factor), and
+the partitions' statistics are combined in a binary tree of merges. The solver then runs on
+the combined statistics exactly as it does locally. Without ``--scheduler`` a local cluster
+of ``--workers`` processes is started and stopped; with it, an existing cluster is used.
+dask and distributed (the ``linfit[dask]`` extra) are imported only here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from .accumulate import DesignStats
+from .errors import DataError, EnvironmentProblem, InputError, LinfitError, UsageError
+from .fitting import Dataset, Reservoir, _no_rows
+from .io import CsvOptions, CsvReader, ReadReport, expand_inputs
+from .model import LinearModel
+from .solvers import Problem
+
+BLOCKSIZE = "64MB"
+
+
+def _import_dask():
+    try:
+        import dask  # noqa: F401
+        import dask.dataframe  # noqa: F401
+        import distributed  # noqa: F401
+    except ImportError:
+        raise EnvironmentProblem(
+            "--engine dask needs dask and distributed, which are not installed; install them "
+            "with pip install 'linfit[dask]' (or make install)"
+        ) from None
+
+
+@contextlib.contextmanager
+def cluster(scheduler: str | None, workers: int) -> Iterator[object]:
+    """A distributed Client: to ``scheduler``, or to a local cluster started for the run."""
+    _import_dask()
+    from distributed import Client, LocalCluster
+
+    for name in ("distributed", "tornado", "asyncio"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError) as exc:
+            raise EnvironmentProblem(
+                f"cannot reach the Dask scheduler at {scheduler} ({exc}); check the address, "
+                "or leave out --scheduler to start a local cluster"
+            ) from None
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    local = LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.CRITICAL,
+    )
+    client = Client(local)
+    try:
+        yield client
+    finally:
+        client.close()
+        local.close()
+
+
+@dataclass
+class PartStats:
+    """What a partition gives: its statistics, row counts and plot sample."""
+
+    stats: DesignStats
+    rows_read: int
+    rows_dropped: int
+    sample: Reservoir | None
+
+
+def partition_stats(pdf, names: list[str], na: str, sample: int, seed: int) -> PartStats:
+    """Fold one partition (a pandas DataFrame of the chosen columns) into statistics."""
+    p = len(names) - 1
+    V = np.empty((p + 1, len(pdf)))
+    for j, name in enumerate(names):
+        V[j] = pdf[name].to_numpy(dtype=np.float64, na_value=np.nan)
+    inf = np.isinf(V)
+    if inf.any():
+        j = int(np.argwhere(inf)[0][0])
+        raise DataError(f"non-finite value in column {names[j]!r}; fix or remove that row")
+    missing = np.isnan(V).any(axis=0)
+    dropped = int(missing.sum())
+    if dropped:
+        if na == "raise":
+            j = int(np.flatnonzero(np.isnan(V[:, np.flatnonzero(missing)[0]]))[0])
+            raise DataError(f"missing value in column {names[j]!r}; pass --na drop to skip it")
+        V = np.ascontiguousarray(V[:, ~missing])
+    stats = DesignStats(p)
+    stats.update_columns(V)
+    res = None
+    if sample:
+        res = Reservoir(sample, seed=seed)
+        if V.shape[1]:
+            res.add(V[:p].T, V[p])
+    return PartStats(stats, len(pdf), dropped, res)
+
+
+def merge_parts(a: PartStats, b: PartStats) -> PartStats:
+    """The statistics of two partitions together (associative: a tree of these is exact)."""
+    sample = a.sample
+    if sample is not None and b.sample is not None and b.sample.X is not None:
+        sample.merge(b.sample)
+    return PartStats(
+        a.stats.merge(b.stats), a.rows_read + b.rows_read, a.rows_dropped + b.rows_dropped, sample
+    )
+
+
+def tree_reduce(items: list, combine) -> object:
+    """Combine ``items`` pairwise, level by level (depth log2 n)."""
+    from dask import delayed
+
+    level = list(items)
+    while len(level) > 1:
+        nxt = [delayed(combine)(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    return level[0]
+
+
+def _files(spec: list[str] | str) -> list[str]:
+    files = expand_inputs(spec)
+    if "-" in files:
+        raise UsageError("--engine dask reads files, not stdin; give file names or a glob")
+    for f in files:
+        if not os.path.isfile(f):
+            raise InputError(f"{f}: no such file; check the path")
+    return files
+
+
+def _read_csv(files: list[str], csv: CsvOptions, **kw):
+    import dask.dataframe as dd
+
+    return dd.read_csv(
+        files,
+        sep=csv.delimiter_for(files[0]),
+        decimal=csv.decimal,
+        thousands=csv.thousands,
+        encoding=csv.encoding,
+        blocksize=None if any(f.lower().endswith(".gz") for f in files) else BLOCKSIZE,
+        compression="infer",
+        **kw,
+    )
+
+
+def _compute(client, task):
+    try:
+        return client.compute(task).result()
+    except LinfitError:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise DataError(
+            f"a value in the chosen columns is not a number ({exc}); run linfit fit on the "
+            "files with --engine local to find the file and line"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - the cluster's failures, named for the user
+        raise LinfitError(
+            f"the Dask computation failed ({type(exc).__name__}: {exc}); check the cluster's "
+            "workers and retry"
+        ) from None
+
+
+def read_dask(
+    spec: list[str] | str,
+    x: list[str] | None,
+    y: str | None,
+    csv: CsvOptions,
+    intercept: bool,
+    scheduler: str | None,
+    workers: int,
+    sample: int = 0,
+) -> Dataset:
+    """Read the files on a Dask cluster into the statistics the solvers use."""
+    files = _files(spec)
+    reader = CsvReader(files[0], csv)
+    try:
+        sel = reader.select(x, y)
+    finally:
+        reader.close()
+    names = list(sel.x_names) + [sel.y_name]
+    from dask import delayed
+
+    with cluster(scheduler, workers) as client:
+        try:
+            df = _read_csv(files, csv, usecols=names, dtype={n: "float64" for n in names})
+        except (ValueError, KeyError) as exc:
+            raise DataError(f"{files[0]}: cannot read the files together ({exc})") from None
+        parts = df.to_delayed()
+        tasks = [
+            delayed(partition_stats)(part, names, csv.na, sample, i) for i, part in enumerate(parts)
+        ]
+        total: PartStats = _compute(client, tree_reduce(tasks, merge_parts))
+    report = ReadReport(rows_read=total.rows_read, rows_dropped=total.rows_dropped)
+    source = files[0] if len(files) == 1 else f"{files[0]} and {len(files) - 1} more (dask)"
+    if total.stats.n == 0:
+        _no_rows(source, report)
+    problem = Problem(
+        total.stats,
+        list(sel.x_names),
+        sel.y_name,
+        intercept,
+        where_rows="the rows stay on the Dask workers",
+    )
+    return Dataset(problem, report, source, total.sample)
+
+
+def predict_dask(
+    model: LinearModel,
+    spec: list[str] | str,
+    out_dir: str,
+    csv: CsvOptions,
+    column: str | None,
+    fmt: str,
+    scheduler: str | None,
+    workers: int,
+) -> list[str]:
+    """Write one output file per input partition into ``out_dir`` (rows in order in each)."""
+    files = _files(spec)
+    reader = CsvReader(files[0], csv)
+    reader.close()
+    missing = [f for f in model.features if f not in reader.columns]
+    if missing:
+        raise DataError(
+            f"{files[0]}: the model's feature column {missing[0]!r} is not in the data; "
+            f"columns are: {reader._columns_list()}"
+        )
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise UsageError(f"-o {out_dir} exists and is not a folder")
+    os.makedirs(out_dir, exist_ok=True)
+    from dask import delayed
+
+    ext = "csv" if fmt == "csv" else "jsonl"
+    with cluster(scheduler, workers) as client:
+        df = _read_csv(files, csv, dtype=str, keep_default_na=False, na_filter=False)
+        parts = df.to_delayed()
+        width = max(5, len(str(len(parts))))
+        paths = [os.path.join(out_dir, f"part-{i:0{width}d}.{ext}") for i in range(len(parts))]
+        tasks = [
+            delayed(_write_partition)(part, model, path, csv, column, fmt)
+            for part, path in zip(parts, paths)
+        ]
+        _compute(client, delayed(list)(tasks))
+    return paths
+
+
+def _write_partition(pdf, model: LinearModel, path: str, csv: CsvOptions, column, fmt) -> int:
+    """Predict one partition and write it atomically; returns its row count."""
+    from .atomic import atomic_writer
+    from .predict import _write, parse_text_column
+
+    pred_col = column or f"{model.target}_pred"
+    names = list(pdf.columns)
+    idx = [names.index(f) for f in model.features]
+    if len(pdf):
+        X = np.column_stack(
+            [parse_text_column(pdf.iloc[:, i], names[i], path, 0, csv) for i in idx]
+        )
+        ok = ~np.isnan(X).any(axis=1)
+        pred = np.full(len(pdf), np.nan)
+        if ok.any():
+            pred[ok] = model.predict(X[ok])
+    else:
+        pred = np.empty(0)
+    t_idx = names.index(model.target) if model.target in names else None
+    with atomic_writer(path, "w", encoding="utf-8", newline="") as fh:
+        _write(fh, pdf, {pred_col: pred}, fmt, True, names, idx, t_idx)
+    return len(pdf)
