@@ -396,7 +396,7 @@ class CsvReader:
         """Validated float64 blocks of the chosen columns; drops or refuses missing values."""
         wanted = list(sel.x_idx) + ([sel.y_idx] if sel.y_idx is not None else [])
         if chunk_rows is None:
-            chunk_rows = max(1 << 14, min(1 << 20, (1 << 22) // max(1, len(wanted))))
+            chunk_rows = max(1 << 14, min(1 << 20, (1 << 21) // max(1, len(wanted))))
         wide = len(self.columns) > WIDE_HEADER
         usecols = sorted(set(wanted)) if wide else None
         for frame in self._frames(usecols, chunk_rows, as_text=False):

@@ -193,6 +193,7 @@ class EpochProgress:
         self.t0 = time.perf_counter()
         self.bar = None
         self.task = None
+        self.last = 0.0
 
     def __call__(self, epoch: int, loss: float) -> None:
         if not self.enabled:
@@ -220,10 +221,14 @@ class EpochProgress:
                 TimeRemainingColumn(),
                 console=stderr_console(),
                 transient=True,
+                auto_refresh=False,  # refreshed below, at most 10 times a second
             )
             self.bar.start()
             self.task = self.bar.add_task("fit", total=self.total, loss="")
-        self.bar.update(self.task, completed=epoch, loss=fmt(loss, 6))
+        now = time.perf_counter()
+        if now - self.last >= 0.1 or epoch >= self.total:  # a bar update costs ~1 ms
+            self.last = now
+            self.bar.update(self.task, completed=epoch, loss=fmt(loss, 6), refresh=True)
 
     def close(self) -> None:
         if self.bar is not None:
