@@ -77,6 +77,7 @@ DataFilesArg = Annotated[
         help="CSV file(s): a path, a .csv.gz, - for stdin, a glob ('parts/*.csv') or a "
         "directory; several files are fitted as one data set.",
         show_default=False,
+        metavar="DATA...",
     ),
 ]
 EngineOpt = Annotated[

@@ -218,6 +218,7 @@ def read_dask(
         sel.y_name,
         intercept,
         where_rows="the rows stay on the Dask workers",
+        source=source,
     )
     return Dataset(problem, report, source, total.sample)
 

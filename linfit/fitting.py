@@ -128,8 +128,10 @@ def _combine(parts: list[Dataset], keep_all_rows: bool) -> Dataset:
         if keep_all_rows or size <= KEEP_ROWS:
             X = np.concatenate([p.problem.X for p in parts])
             Y = np.concatenate([p.problem.y for p in parts])
-    problem = Problem(stats, list(first.features), first.target, first.intercept, X, Y)
     source = f"{parts[0].source} and {len(parts) - 1} more file{'s' if len(parts) > 2 else ''}"
+    problem = Problem(
+        stats, list(first.features), first.target, first.intercept, X, Y, source=source
+    )
     return Dataset(problem, report, source, sample)
 
 
@@ -154,7 +156,7 @@ def _read_one(
             stats, report, reservoir = read_parallel(reader, reader.options, sel, workers, sample)
             if stats.n == 0:
                 _no_rows(reader.name, report)
-            problem = Problem(stats, list(sel.x_names), sel.y_name, intercept)
+            problem = Problem(stats, list(sel.x_names), sel.y_name, intercept, source=reader.name)
             return Dataset(problem, report, reader.name, reservoir)
         stats = DesignStats(len(sel.x_idx))
         Xs: list[np.ndarray] = []
@@ -178,16 +180,16 @@ def _read_one(
         _no_rows(reader.name, report)
     X = np.concatenate(Xs) if keep and Xs else None
     Y = np.concatenate(ys) if keep and ys else None
-    problem = Problem(stats, list(sel.x_names), sel.y_name, intercept, X, Y)
+    problem = Problem(stats, list(sel.x_names), sel.y_name, intercept, X, Y, source=reader.name)
     return Dataset(problem, report, reader.name, reservoir)
 
 
 def _no_rows(name: str, report: ReadReport) -> None:
     if report.rows_read == 0:
-        raise DataError(f"{name} has a header but no data rows")
+        raise DataError(f"{name} has a header but no data rows; add rows of numbers below it")
     raise DataError(
         f"{name}: all {report.rows_read} rows have missing values in the chosen columns; "
-        "nothing is left to fit"
+        "nothing is left to fit: check the delimiter (--sep) and the columns (--x, --y)"
     )
 
 

@@ -116,7 +116,10 @@ def expand_inputs(spec: str | Sequence[str]) -> list[str]:
                 if f.lower().endswith(CSV_SUFFIXES) and os.path.isfile(os.path.join(item, f))
             )
             if not hits:
-                raise InputError(f"{item} is a directory with no CSV files in it")
+                raise InputError(
+                    f"{item} is a directory with no CSV files in it; name a CSV file, or a "
+                    "folder of .csv files"
+                )
             out.extend(hits)
         else:
             out.append(item)
@@ -258,7 +261,8 @@ class CsvReader:
                 raise InputError(f"{self.name}: cannot read ({exc.strerror})") from exc
             if b"\x00" in probe[:_BINARY_PROBE]:
                 raise InputError(
-                    f"{self.name} looks like a binary file (it holds NUL bytes), not CSV"
+                    f"{self.name} looks like a binary file (it holds NUL bytes), not CSV "
+                    "text; give a CSV file (plain or gzipped)"
                 )
             line = self._stream.readline()
         self._header_bytes = line
@@ -275,7 +279,9 @@ class CsvReader:
         try:
             row = next(csv.reader([first], delimiter=self.sep), [])
         except csv.Error as exc:
-            raise DataError(f"{self.name}: cannot read the header line ({exc})") from None
+            raise DataError(
+                f"{self.name}: cannot read the header line ({exc}); check --sep and --encoding"
+            ) from None
         return [c.strip() for c in row]
 
     # -- columns --------------------------------------------------------------------------
@@ -491,5 +497,8 @@ def _parser_message(message: str) -> str:
         )
     m = re.search(r"EOF inside string starting at row (\d+)", message)
     if m:
-        return f"a quoted field opened near data row {int(m.group(1)) + 1} is never closed"
+        return (
+            f"a quoted field opened near data row {int(m.group(1)) + 1} is never closed; close "
+            "the quote or remove it"
+        )
     return message.replace("Error tokenizing data. C error: ", "").strip()

@@ -27,6 +27,7 @@ class Problem:
     X: np.ndarray | None = None  # (n, p) rows, when kept in memory
     y: np.ndarray | None = None
     where_rows: str = "the rows did not fit in memory"  # why X is None, for notices
+    source: str = "the data"  # the input's name, for messages
 
     @property
     def n(self) -> int:

@@ -107,7 +107,8 @@ def coordinates(problem: Problem, scaled: bool) -> Coordinates:
     zero = [problem.features[j] for j in np.flatnonzero(sd == 0)]
     if zero:
         raise RankError(
-            f"column {zero[0]!r} is constant, so it cannot be standardised or told apart "
+            f"{problem.source}: column {zero[0]!r} is constant, so it cannot be standardised "
+            "or told apart "
             "from the intercept; drop it"
         )
     return Coordinates(True, problem.intercept, loc, sd, y_loc, y_sd)

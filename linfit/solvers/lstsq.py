@@ -63,7 +63,7 @@ def _describe_deficiency(problem: Problem, info: RankInfo) -> str:
     if problem.intercept and const:
         j = const[0]
         return (
-            f"column {problem.features[j]!r} is constant (every value is "
+            f"{problem.source}: column {problem.features[j]!r} is constant (every value is "
             f"{problem.stats.lo[j]:.15g}), so it cannot be told apart from the intercept; drop "
             "it, or fit --no-intercept"
         )
@@ -77,7 +77,7 @@ def _describe_deficiency(problem: Problem, info: RankInfo) -> str:
             "combination of the others)"
         )
     return (
-        f"the data do not determine the fit: {what}; drop a column, or pass "
+        f"{problem.source}: the data do not determine the fit: {what}; drop a column, or pass "
         "--allow-rank-deficient for the minimum-norm solution"
     )
 
@@ -155,7 +155,8 @@ def solve(problem: Problem, options: SolverOptions, hooks: Hooks) -> FitResult:
     n = problem.n
     if n < k and not options.allow_rank_deficient:
         raise DataError(
-            f"{n} row{'s' if n != 1 else ''} cannot determine {k} parameters; a fit needs at "
+            f"{problem.source}: {n} row{'s' if n != 1 else ''} cannot determine {k} "
+            "parameters; a fit needs at "
             f"least {k} rows (or pass --allow-rank-deficient for the minimum-norm solution)"
         )
     Rp, z = _solve_frame(problem)
