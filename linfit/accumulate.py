@@ -124,10 +124,6 @@ class DesignStats:
         return out
 
     # -- derived quantities ----------------------------------------------------------------
-    @property
-    def sqrt_n(self) -> float:
-        return float(self.R[0, 0])
-
     def means(self) -> np.ndarray:
         """Column means (features, then target)."""
         return self.shift + self.R[0, 1:] / self.R[0, 0] / self.scale

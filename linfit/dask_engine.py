@@ -116,7 +116,7 @@ def partition_stats(pdf, names: list[str], na: str, sample: int, seed: int) -> P
 def merge_parts(a: PartStats, b: PartStats) -> PartStats:
     """The statistics of two partitions together (associative: a tree of these is exact)."""
     sample = a.sample
-    if sample is not None and b.sample is not None and b.sample.X is not None:
+    if sample is not None and b.sample is not None:
         sample.merge(b.sample)
     return PartStats(
         a.stats.merge(b.stats), a.rows_read + b.rows_read, a.rows_dropped + b.rows_dropped, sample
@@ -255,31 +255,25 @@ def predict_dask(
         width = max(5, len(str(len(parts))))
         paths = [os.path.join(out_dir, f"part-{i:0{width}d}.{ext}") for i in range(len(parts))]
         tasks = [
-            delayed(_write_partition)(part, model, path, csv, column, fmt)
-            for part, path in zip(parts, paths)
+            delayed(_write_partition)(part, model, path, csv, column, fmt, f"partition {i}")
+            for i, (part, path) in enumerate(zip(parts, paths))
         ]
         _compute(client, delayed(list)(tasks))
     return paths
 
 
-def _write_partition(pdf, model: LinearModel, path: str, csv: CsvOptions, column, fmt) -> int:
-    """Predict one partition and write it atomically; returns its row count."""
+def _write_partition(
+    pdf, model: LinearModel, path: str, csv: CsvOptions, column, fmt, label: str
+) -> int:
+    """Predict one partition and write it atomically; returns its row count. Errors name
+    the partition and the row within it (``label``, row 1 = its first row)."""
     from .atomic import atomic_writer
-    from .predict import _write, parse_text_column
+    from .predict import _write, predict_frame
 
     pred_col = column or f"{model.target}_pred"
     names = list(pdf.columns)
     idx = [names.index(f) for f in model.features]
-    if len(pdf):
-        X = np.column_stack(
-            [parse_text_column(pdf.iloc[:, i], names[i], path, 0, csv) for i in idx]
-        )
-        ok = ~np.isnan(X).any(axis=1)
-        pred = np.full(len(pdf), np.nan)
-        if ok.any():
-            pred[ok] = model.predict(X[ok])
-    else:
-        pred = np.empty(0)
+    _, _, pred = predict_frame(model, pdf, idx, label, 1, csv)
     t_idx = names.index(model.target) if model.target in names else None
     with atomic_writer(path, "w", encoding="utf-8", newline="") as fh:
         _write(fh, pdf, {pred_col: pred}, fmt, True, names, idx, t_idx)

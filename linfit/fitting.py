@@ -36,19 +36,18 @@ class Reservoir:
         self.y = np.empty(0)
 
     def add(self, X: np.ndarray, y: np.ndarray) -> None:
-        keys = np.concatenate([self.keys, self.rng.random(len(y))])
-        X = X if self.X is None else np.concatenate([self.X, X])
-        y = np.concatenate([self.y, y])
-        if len(keys) > self.size:
-            keep = np.argpartition(keys, self.size)[: self.size]
-            keys, X, y = keys[keep], X[keep], y[keep]
-        self.keys, self.X, self.y = keys, X, y
+        """Offer rows to the sample."""
+        self._keep(self.rng.random(len(y)), X, y)
 
     def merge(self, other: Reservoir) -> None:
         """Fold another reservoir's sample in (the union's smallest keys are kept)."""
-        keys = np.concatenate([self.keys, other.keys])
-        X = other.X if self.X is None else np.concatenate([self.X, other.X])
-        y = np.concatenate([self.y, other.y])
+        if other.X is not None:
+            self._keep(other.keys, other.X, other.y)
+
+    def _keep(self, keys: np.ndarray, X: np.ndarray, y: np.ndarray) -> None:
+        keys = np.concatenate([self.keys, keys])
+        X = X if self.X is None else np.concatenate([self.X, X])
+        y = np.concatenate([self.y, y])
         if len(keys) > self.size:
             keep = np.argpartition(keys, self.size)[: self.size]
             keys, X, y = keys[keep], X[keep], y[keep]
@@ -63,10 +62,6 @@ class Dataset:
     report: ReadReport
     source: str
     sample: Reservoir | None = None
-
-    @property
-    def rows_kept(self) -> bool:
-        return self.problem.X is not None
 
 
 @dataclass
@@ -116,7 +111,7 @@ def _combine(parts: list[Dataset], keep_all_rows: bool) -> Dataset:
     for i, part in enumerate(parts):
         if i:
             stats = stats.merge(part.problem.stats)
-            if sample is not None and part.sample is not None and part.sample.X is not None:
+            if sample is not None and part.sample is not None:
                 sample.merge(part.sample)
         report.rows_read += part.report.rows_read
         report.rows_dropped += part.report.rows_dropped

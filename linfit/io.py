@@ -17,7 +17,7 @@ import sys
 import warnings
 import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import IO
 
 import numpy as np
@@ -89,7 +89,6 @@ class ReadReport:
     rows_read: int = 0
     rows_dropped: int = 0
     first_dropped_line: int | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 #: File names a directory given as input contributes.

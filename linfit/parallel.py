@@ -164,6 +164,6 @@ def read_parallel(
     if sample:
         reservoir = Reservoir(sample)
         for part in parts:
-            if part.sample is not None and part.sample.X is not None:
+            if part.sample is not None:
                 reservoir.merge(part.sample)
     return stats, report, reservoir

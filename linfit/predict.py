@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TextIO
 
 import numpy as np
@@ -27,7 +27,6 @@ class PredictReport:
     missing: int = 0
     first_missing_line: int | None = None
     score: dict | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 def parse_text_column(values, name: str, source: str, first_line: int, options: CsvOptions):
@@ -56,6 +55,30 @@ def parse_text_column(values, name: str, source: str, first_line: int, options: 
             f"{first_line + r}; fix or remove that row"
         )
     return num
+
+
+def predict_frame(
+    model: LinearModel, frame, idx: list[int], source: str, first_line: int, options: CsvOptions
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Parse the feature columns (positions ``idx``) of a text frame and predict.
+
+    Returns the features, which rows have all of them, and the predictions (NaN elsewhere).
+    """
+    names = list(frame.columns)
+    if len(frame):
+        X = np.column_stack(
+            [
+                parse_text_column(frame.iloc[:, i], names[i], source, first_line, options)
+                for i in idx
+            ]
+        )
+    else:
+        X = np.empty((0, len(idx)))
+    ok = ~np.isnan(X).any(axis=1)
+    pred = np.full(len(frame), np.nan)
+    if ok.any():
+        pred[ok] = model.predict(X[ok])
+    return X, ok, pred
 
 
 def _locate(reader: CsvReader, name: str, what: str) -> int | None:
@@ -116,22 +139,7 @@ def predict_csv(
         first = True
         for offset, frame in reader.frames_text(chunk_rows):
             first_line = offset + 2
-            X = (
-                np.column_stack(
-                    [
-                        parse_text_column(
-                            frame.iloc[:, i], reader.columns[i], reader.name, first_line, options
-                        )
-                        for i in idx
-                    ]
-                )
-                if len(frame)
-                else np.empty((0, len(idx)))
-            )
-            ok = ~np.isnan(X).any(axis=1)
-            pred = np.full(len(frame), np.nan)
-            if ok.any():
-                pred[ok] = model.predict(X[ok])
+            X, ok, pred = predict_frame(model, frame, idx, reader.name, first_line, options)
             cols = {pred_col: pred}
             if interval:
                 lo = np.full(len(frame), np.nan)

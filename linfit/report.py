@@ -133,10 +133,6 @@ def print_fit_table(model: LinearModel, source: str) -> None:
         con.print(table)
 
 
-def fit_json(model: LinearModel) -> str:
-    return model.to_json()
-
-
 def fit_csv(model: LinearModel) -> str:
     """One header row and one row: method, target, n, b, w per feature, metrics."""
     buf = io.StringIO()

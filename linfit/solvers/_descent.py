@@ -42,10 +42,6 @@ class Coordinates:
     y_loc: float  # mean of y (0 when nothing is centred)
     y_sd: float  # reference scale for the gradient rule
 
-    @property
-    def has_c(self) -> bool:
-        return self.intercept
-
     def to_user(self, theta: np.ndarray, stats) -> tuple[np.ndarray, float]:
         p = len(self.loc)
         w = theta[:p] / self.spread
