@@ -24,11 +24,12 @@ app = typer.Typer(
     name="linfit",
     help=(
         "Fit lines (linear least squares, one or many features) to CSV data.\n\n"
-        "DATA is a CSV file, a .csv.gz, or - for stdin. Results go to stdout (a table, or "
-        "--format json/csv for scripts); logs, notices and errors go to stderr. Exit codes: "
-        "0 ok, 1 fit failed or check failed, 2 usage, 3 unreadable input, 4 bad data, "
-        "5 rank deficient, 6 bad model file, 7 cannot write output, 8 missing dependency or "
-        "device, 130 interrupted."
+        "DATA is a CSV file, a .csv.gz, - for stdin, or (for fit and compare) several files, "
+        "a glob or a folder. Results go to stdout (a table, or --format json/csv for "
+        "scripts); logs, notices and errors go to stderr. Exit codes: 0 ok, 1 fit failed or "
+        "check failed, 2 usage, 3 unreadable input, 4 bad data, 5 rank deficient, 6 bad "
+        "model file, 7 cannot write output, 8 missing dependency or device, 130 interrupted, "
+        "141 stdout closed."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -221,10 +222,12 @@ def _csv_options(sep, decimal, thousands, encoding, na):
 
 def _note(message: str, quiet: bool) -> None:
     if not quiet:
+        from rich.markup import escape
+
         from .report import stderr_console
 
         stderr_console().print(
-            f"[yellow]note:[/yellow] {message}", markup=True, highlight=False, soft_wrap=True
+            f"[yellow]note:[/yellow] {escape(message)}", highlight=False, soft_wrap=True
         )
 
 
