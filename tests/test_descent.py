@@ -207,11 +207,51 @@ def test_progress_hook_sees_every_epoch():
     assert seen == list(range(31))
 
 
-def test_progress_bar_only_on_a_terminal(monkeypatch):
-    from linfit.report import EpochProgress
+def test_progress_bar_on_a_terminal_only():
+    """A long run on a terminal shows the bar on stderr; piped or --quiet, it does not."""
+    import os
+    import pty
+    import subprocess
+    import sys
 
-    bar = EpochProgress(100, enabled=True)
-    assert bar.enabled is False or __import__("sys").stderr.isatty()
+    args = [
+        sys.executable,
+        "-m",
+        "linfit",
+        "fit",
+        str(SAMPLES / "noisy_line.csv"),
+        "--method",
+        "gd",
+        "--batch-size",
+        "1",
+        "--epochs",
+        "60",
+        "--tol",
+        "0",
+        "--format",
+        "csv",
+        "--no-stats",
+    ]
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=slave, close_fds=True)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=120)
+    os.close(master)
+    tty_err = b"".join(chunks).decode("utf-8", "replace")
+    assert proc.returncode == 0
+    assert re.search(r"epoch \d+/60", tty_err), tty_err[-500:]
+    assert "loss" in tty_err
+    piped = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert not re.search(r"epoch \d+/60", piped.stderr)
 
 
 def test_cuda_request_without_gpu_is_clear():
