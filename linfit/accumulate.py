@@ -75,6 +75,7 @@ class DesignStats:
 
     # -- building -----------------------------------------------------------------------
     def _set_frame(self, V: np.ndarray) -> None:
+        V = V[:, : 1 << 16]  # the first rows are enough to remove an offset
         self.shift = V.mean(axis=1)
         spread = np.abs(V - self.shift[:, None]).max(axis=1)
         self.scale = np.array([dd.pow2_scale(float(v)) for v in spread])

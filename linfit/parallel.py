@@ -144,9 +144,8 @@ def read_parallel(
                     _shift_lines(message, offset), code
                 )
             part = payload
-            offset = _lines_before(reader.path, start) - 1
-            if part.report.first_dropped_line is not None:
-                part.report.first_dropped_line += offset
+            if part.report.first_dropped_line is not None:  # counting lines costs a pass
+                part.report.first_dropped_line += _lines_before(reader.path, start) - 1
             parts.append(part)
     finally:
         for proc, conn, _ in procs:

@@ -1,0 +1,67 @@
+"""Two-core parsing of one large file: same statistics, same messages as one core."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import linfit
+from linfit import parallel
+from linfit.errors import DataError
+
+
+@pytest.fixture
+def big(tmp_path, monkeypatch):
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 1 << 16)
+    monkeypatch.setenv("LINFIT_JOBS", "2")
+    rng = np.random.default_rng(8)
+    t = 1.7e9 + rng.uniform(0, 1e6, 40_000)
+    y = 3e-6 * t + rng.normal(0, 0.1, t.size)
+    path = tmp_path / "big.csv"
+    np.savetxt(path, np.column_stack([t, y]), delimiter=",", header="t,y", comments="", fmt="%.17g")
+    return path
+
+
+def test_parallel_equals_one_core(big, monkeypatch):
+    assert parallel.workers_for(str(big), keep_all_rows=False) == 2
+    two = linfit.read_dataset(str(big))
+    assert two.problem.X is None  # read in two processes: rows not kept
+    m2 = linfit.fit_problem(two.problem).model
+    monkeypatch.setenv("LINFIT_JOBS", "1")
+    one = linfit.fit(str(big))
+    assert one.n_samples == m2.n_samples == 40_000
+    np.testing.assert_allclose(m2.w, one.w, rtol=1e-12)
+    # b ≈ 1.3 is the difference of c ≈ 5101 and w·t̄ ≈ 5100: its relative error is that of
+    # w times |w·t̄|/|b| ≈ 4000, for any method. Checked against the size of those terms.
+    scale = max(abs(one.b), abs(float(one.w[0]) * 1.7e9))
+    assert abs(m2.b - one.b) <= 1e-12 * scale
+
+
+def test_errors_in_the_second_half_name_the_real_line(big):
+    lines = big.read_text().splitlines()
+    bad = 30_000  # in the second half
+    lines[bad] = "1700000000,oops"
+    big.write_text("\n".join(lines) + "\n")
+    with pytest.raises(
+        DataError, match=rf"non-numeric value 'oops' in column 'y' at line {bad + 1}"
+    ):
+        linfit.read_dataset(str(big))
+
+
+def test_dropped_rows_are_counted_across_halves(big):
+    lines = big.read_text().splitlines()
+    for k in (100, 35_000):
+        lines[k] = "1700000000,"
+    big.write_text("\n".join(lines) + "\n")
+    ds = linfit.read_dataset(str(big))
+    assert ds.report.rows_dropped == 2
+    assert ds.report.first_dropped_line == 101
+    assert ds.problem.n == 40_000 - 2
+
+
+def test_not_used_for_quoted_or_gzipped_or_small_files(big, tmp_path):
+    quoted = tmp_path / "q.csv"
+    quoted.write_text('"t","y"\n' + big.read_text().split("\n", 1)[1])
+    assert parallel.workers_for(str(quoted), False) == 1
+    assert parallel.workers_for(str(big), keep_all_rows=True) == 1
+    assert parallel.workers_for("-", False) == 1
