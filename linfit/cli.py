@@ -70,7 +70,11 @@ class NaPolicy(str, Enum):
 
 # -- shared options ------------------------------------------------------------------------
 DataArg = Annotated[
-    str, typer.Argument(help="CSV file, .csv.gz, or - for stdin.", show_default=False)
+    str,
+    typer.Argument(
+        help="CSV file, .csv.gz, or - for stdin; with --engine dask, a glob or a folder.",
+        show_default=False,
+    ),
 ]
 DataFilesArg = Annotated[
     list[str],
