@@ -227,9 +227,14 @@ def fit_problem(
         solver["refined"] = result.refined
         solver.update(result.info)
         if not result.refined and not result.rank_deficient:
+            why = (
+                problem.where_rows
+                if problem.X is None
+                else "the design is too ill-conditioned to refine (cond ≥ 1e15)"
+            )
             notes.append(
-                f"{problem.where_rows}, so the solution was not refined: it is accurate to "
-                "about cond × 1e-16 relative"
+                f"{why}, so the solution was not refined: it is accurate to about "
+                "cond × 1e-16 relative"
             )
     else:
         solver.update(

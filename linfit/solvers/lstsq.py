@@ -25,6 +25,8 @@ from ..linalg import EPS, RankInfo, analyse_rank, equilibrated_cond, solve_lower
 from . import FitResult, Hooks, Problem, SolverOptions, register
 
 MAX_REFINE = 10
+#: Refinement converges while cond × 1e-16 < 1; beyond this it is not attempted.
+REFINE_COND_MAX = 1e15
 
 
 def _solve_frame(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
@@ -173,7 +175,7 @@ def solve(problem: Problem, options: SolverOptions, hooks: Hooks) -> FitResult:
     theta = solve_upper(Rp, z)
     w, b = _from_frame(problem, theta)
     result = FitResult(w, b, "lstsq")
-    if problem.X is not None and n > 0:
+    if problem.X is not None and n > 0 and original_cond(problem) < REFINE_COND_MAX:
         w2, b2, rss, steps = refine(problem, w, b)
         if np.all(np.isfinite(w2)) and np.isfinite(b2):
             result.w, result.b, result.rss, result.refined = w2, b2, rss, True
