@@ -8,6 +8,7 @@ the line and the value. Line numbers count the header as line 1 and assume one l
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import io
@@ -179,33 +180,24 @@ def open_binary(path: str) -> IO[bytes]:
     return stream
 
 
-def _read_errors(name: str):
-    """Map the low-level exceptions of reading into clear InputErrors (a context manager)."""
-    return _ReadErrors(name)
-
-
-class _ReadErrors:
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind, exc, tb) -> bool:
-        if exc is None:
-            return False
-        if isinstance(exc, (EOFError, gzip.BadGzipFile, zlib.error)):
-            raise InputError(
-                f"{self.name}: the gzip data is truncated or corrupt ({exc}); re-create the file"
-            ) from exc
-        if isinstance(exc, UnicodeDecodeError):
-            raise InputError(
-                f"{self.name}: bytes that are not valid {exc.encoding} ({exc.reason}); "
-                "name the file's encoding, e.g. --encoding latin-1"
-            ) from exc
-        if isinstance(exc, LookupError) and "encoding" in str(exc):
-            raise UsageError(f"unknown encoding: {exc}") from exc
-        return False
+@contextlib.contextmanager
+def _read_errors(name: str) -> Iterator[None]:
+    """Turn the low-level exceptions of reading (gzip, decoding) into clear errors."""
+    try:
+        yield
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise InputError(
+            f"{name}: the gzip data is truncated or corrupt ({exc}); re-create the file"
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{name}: bytes that are not valid {exc.encoding} ({exc.reason}); name the "
+            "file's encoding, e.g. --encoding latin-1"
+        ) from exc
+    except LookupError as exc:
+        if "encoding" in str(exc):
+            raise UsageError(f"{exc}; use a Python codec name, e.g. --encoding latin-1") from exc
+        raise
 
 
 class RangeReader(io.RawIOBase):
@@ -312,7 +304,7 @@ class CsvReader:
             f"{self.name}: column {spec!r} not found; columns are: {self._columns_list()}"
         )
 
-    def select(self, x: Sequence[str] | None, y: str | None, need_y: bool = True) -> Selection:
+    def select(self, x: Sequence[str] | None, y: str | None) -> Selection:
         """Choose the target and feature columns (defaults: y last, x every other column)."""
         if len(self.columns) < 2 and (not x):
             hint = ""
@@ -331,7 +323,7 @@ class CsvReader:
             x_idx = [i for i in range(len(self.columns)) if i != y_idx]
         seen: dict[int, str] = {}
         for i, spec in zip(x_idx, x or [str(i) for i in x_idx]):
-            if i == y_idx and need_y:
+            if i == y_idx:
                 raise DataError(
                     f"{self.name}: column {self.columns[i]!r} is both the target (--y) and a "
                     "feature (--x); choose it once"
@@ -342,7 +334,7 @@ class CsvReader:
                     f"({seen[i]!r} and {spec!r}); choose each column once"
                 )
             seen[i] = spec
-        names = [self.columns[i] for i in x_idx] + ([self.columns[y_idx]] if need_y else [])
+        names = [self.columns[i] for i in x_idx] + [self.columns[y_idx]]
         dup = {n for n in names if names.count(n) > 1}
         if dup:
             d = sorted(dup)[0]
@@ -399,7 +391,7 @@ class CsvReader:
         self, sel: Selection, report: ReadReport, chunk_rows: int | None = None
     ) -> Iterator[Block]:
         """Validated float64 blocks of the chosen columns; drops or refuses missing values."""
-        wanted = list(sel.x_idx) + ([sel.y_idx] if sel.y_idx is not None else [])
+        wanted = [*sel.x_idx, sel.y_idx]
         if chunk_rows is None:
             chunk_rows = max(1 << 14, min(1 << 20, (1 << 21) // max(1, len(wanted))))
         wide = len(self.columns) > WIDE_HEADER
