@@ -90,7 +90,14 @@ def read_dataset(
     random sample of that many rows (for plots).
     """
     paths = expand_inputs(path)
-    parts = [_read_one(p, x, y, csv, intercept, keep_all_rows, sample) for p in paths]
+    from .parallel import map_files, workers_for_files
+
+    args = (x, y, csv, intercept, keep_all_rows, sample)
+    workers = workers_for_files(paths, keep_all_rows)
+    if workers > 1:  # the files are large together: no rows are kept, only statistics
+        parts = map_files(_read_one, paths, (*args, False), workers)
+    else:
+        parts = [_read_one(p, *args) for p in paths]
     if len(parts) == 1:
         return parts[0]
     return _combine(parts, keep_all_rows)
@@ -138,6 +145,7 @@ def _read_one(
     intercept: bool,
     keep_all_rows: bool,
     sample: int,
+    keep_rows: bool = True,
 ) -> Dataset:
     reader = CsvReader(path, csv)
     report = ReadReport()
@@ -157,7 +165,7 @@ def _read_one(
         Xs: list[np.ndarray] = []
         ys: list[np.ndarray] = []
         kept = 0
-        keep = True
+        keep = keep_rows
         for block in reader.blocks(sel, report):
             stats.update_columns(block.V, block.lo, block.hi)
             if reservoir is not None:

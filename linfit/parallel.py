@@ -1,10 +1,11 @@
-"""Reading one large CSV file on several cores.
+"""Reading CSV input on several cores.
 
-The file is split into byte ranges at line ends; each range is parsed and folded into
+One large file is split into byte ranges at line ends; each range is parsed and folded into
 mergeable statistics by its own process (forked: nothing is re-imported), and the
 statistics are merged. Used only where it is safe and pays: a plain (uncompressed) file of
 at least PARALLEL_MIN_BYTES, with no quote character in its first MiB (a quoted field could
 hold a newline, and a split must fall between rows), when the rows need not be kept.
+Several files totalling at least PARALLEL_MIN_BYTES are shared out whole among processes.
 """
 
 from __future__ import annotations
@@ -22,9 +23,51 @@ PARALLEL_MIN_BYTES = 64 << 20
 _PROBE = 1 << 20
 
 
+def _jobs() -> int:
+    return int(os.environ.get("LINFIT_JOBS", "0") or 0) or (os.cpu_count() or 1)
+
+
+def workers_for_files(paths: list[str], keep_all_rows: bool) -> int:
+    """How many processes to share several files among (1: read them here, in turn)."""
+    if len(paths) < 2 or keep_all_rows or _jobs() < 2 or "-" in paths:
+        return 1
+    try:
+        total = sum(os.path.getsize(p) for p in paths)
+    except OSError:
+        return 1
+    return min(_jobs(), len(paths)) if total >= PARALLEL_MIN_BYTES else 1
+
+
+def _read_file(args):
+    fn, path, rest = args
+    try:
+        return "ok", fn(path, *rest)
+    except LinfitError as exc:
+        return "error", (type(exc), str(exc), exc.code)
+
+
+def map_files(fn, paths: list[str], rest: tuple, workers: int) -> list:
+    """``fn(path, *rest)`` for every path, in order, on ``workers`` forked processes."""
+    import multiprocessing as mp
+
+    with mp.get_context("fork").Pool(workers) as pool:
+        results = pool.map(_read_file, [(fn, p, rest) for p in paths], chunksize=1)
+    out = []
+    for status, payload in results:
+        if status == "error":
+            kind, message, code = payload
+            raise kind(message, code)
+        out.append(payload)
+    return out
+
+
 def workers_for(path: str, keep_all_rows: bool) -> int:
     """How many processes to read ``path`` with (1: read it in this process)."""
-    jobs = int(os.environ.get("LINFIT_JOBS", "0") or 0) or (os.cpu_count() or 1)
+    import multiprocessing as mp
+
+    jobs = _jobs()
+    if mp.current_process().daemon:  # already a worker sharing out several files
+        return 1
     if jobs < 2 or keep_all_rows or path == "-" or not os.path.isfile(path):
         return 1
     try:

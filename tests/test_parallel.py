@@ -65,3 +65,27 @@ def test_not_used_for_quoted_or_gzipped_or_small_files(big, tmp_path):
     assert parallel.workers_for(str(quoted), False) == 1
     assert parallel.workers_for(str(big), keep_all_rows=True) == 1
     assert parallel.workers_for("-", False) == 1
+
+
+def test_several_files_shared_among_processes(big, tmp_path, monkeypatch):
+    lines = big.read_text().splitlines()
+    head, rows = lines[0], lines[1:]
+    for k in range(4):
+        (tmp_path / f"part-{k}.csv").write_text(
+            "\n".join([head, *rows[k * 10_000 : (k + 1) * 10_000]]) + "\n"
+        )
+    pattern = str(tmp_path / "part-*.csv")
+    assert parallel.workers_for_files(sorted(map(str, tmp_path.glob("part-*.csv"))), False) == 2
+    shared = linfit.read_dataset(pattern)
+    assert shared.problem.n == 40_000 and shared.problem.X is None
+    m = linfit.fit_problem(shared.problem).model
+    monkeypatch.setenv("LINFIT_JOBS", "1")
+    one = linfit.fit(pattern)
+    np.testing.assert_allclose(m.w, one.w, rtol=1e-12)
+    bad = tmp_path / "part-2.csv"
+    bad.write_text(bad.read_text().replace("\n", "\nnot,numbers\n", 1))
+    monkeypatch.setenv("LINFIT_JOBS", "2")
+    with pytest.raises(
+        DataError, match=r"part-2.csv: non-numeric value 'not' in column 't' at line 2"
+    ):
+        linfit.read_dataset(pattern)
