@@ -59,10 +59,10 @@ def test_ctrl_c_during_long_predict_leaves_no_file(tmp_path):
     line = (SAMPLES / "noisy_line.csv").read_text().split("\n", 1)[1]
     with open(big, "w") as fh:
         fh.write("x,y\n")
-        for _ in range(400):
+        for _ in range(800):
             fh.write(line)
     out = tmp_path / "out.csv"
-    res = _interrupt(["predict", str(model), str(big), "-o", str(out)], 2.0)
+    res = _interrupt(["predict", str(model), str(big), "-o", str(out)], 3.0)
     assert res.returncode == 130, res.stderr
     assert "Error: interrupted" in res.stderr and "Traceback" not in res.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv", "m.json"]
