@@ -44,7 +44,7 @@ def test_ctrl_c_during_long_gd_leaves_old_model(tmp_path):
             str(model),
             "--quiet",
         ],
-        2.5,
+        4.0,
     )
     assert res.returncode == 130, res.stderr
     assert res.stderr.strip().splitlines() == ["Error: interrupted; no output file was written"]
