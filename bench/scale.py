@@ -120,7 +120,10 @@ def available(cmd: list[str]) -> bool:
 def table(path: str, repeat: int, only: list[str] | None = None) -> dict[str, tuple[float, int]]:
     rows: dict[str, tuple[float, int]] = {}
     for name, cmd in peers(path).items():
-        if (only and name not in only) or not available(cmd):
+        if only and name not in only:
+            continue
+        if not available(cmd):
+            print(f"  {name}: skipped (pip install polars scikit-learn to compare)", flush=True)
             continue
         runs = [run(cmd) for _ in range(repeat)]
         if not all(ok for _, _, ok in runs):
@@ -137,7 +140,8 @@ def show(title: str, rows: dict[str, tuple[float, int]], base: str) -> None:
     print(f"| {'-' * 42} | {'-' * 8} | {'-' * 13} | {'-' * 22} |")
     ref = rows.get(base, (float("nan"), 0))[0]
     for name, (wall, mem) in rows.items():
-        print(f"| {name:42} | {wall:8.2f} | {mem:13d} | {wall / ref:22.2f} |")
+        ratio = f"{wall / ref:22.2f}" if ref == ref else f"{'—':>22}"
+        print(f"| {name:42} | {wall:8.2f} | {mem:13d} | {ratio} |")
 
 
 def startup(tmp: Path, repeat: int) -> None:
