@@ -14,7 +14,6 @@ import contextlib
 import logging
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -23,6 +22,7 @@ from .errors import DataError, EnvironmentProblem, InputError, LinfitError, Usag
 from .fitting import Dataset, Reservoir, _no_rows
 from .io import CsvOptions, CsvReader, ReadReport, expand_inputs
 from .model import LinearModel
+from .parallel import Part
 from .solvers import Problem
 
 BLOCKSIZE = "64MB"
@@ -76,17 +76,7 @@ def cluster(scheduler: str | None, workers: int) -> Iterator[object]:
         local.close()
 
 
-@dataclass
-class PartStats:
-    """What a partition gives: its statistics, row counts and plot sample."""
-
-    stats: DesignStats
-    rows_read: int
-    rows_dropped: int
-    sample: Reservoir | None
-
-
-def partition_stats(pdf, names: list[str], na: str, sample: int, seed: int) -> PartStats:
+def partition_stats(pdf, names: list[str], na: str, sample: int, seed: int) -> Part:
     """Fold one partition (a pandas DataFrame of the chosen columns) into statistics."""
     p = len(names) - 1
     V = np.empty((p + 1, len(pdf)))
@@ -110,17 +100,7 @@ def partition_stats(pdf, names: list[str], na: str, sample: int, seed: int) -> P
         res = Reservoir(sample, seed=seed)
         if V.shape[1]:
             res.add(V[:p].T, V[p])
-    return PartStats(stats, len(pdf), dropped, res)
-
-
-def merge_parts(a: PartStats, b: PartStats) -> PartStats:
-    """The statistics of two partitions together (associative: a tree of these is exact)."""
-    sample = a.sample
-    if sample is not None and b.sample is not None:
-        sample.merge(b.sample)
-    return PartStats(
-        a.stats.merge(b.stats), a.rows_read + b.rows_read, a.rows_dropped + b.rows_dropped, sample
-    )
+    return Part(stats, ReadReport(rows_read=len(pdf), rows_dropped=dropped), res)
 
 
 def tree_reduce(items: list, combine) -> object:
@@ -207,8 +187,8 @@ def read_dask(
         tasks = [
             delayed(partition_stats)(part, names, csv.na, sample, i) for i, part in enumerate(parts)
         ]
-        total: PartStats = _compute(client, tree_reduce(tasks, merge_parts))
-    report = ReadReport(rows_read=total.rows_read, rows_dropped=total.rows_dropped)
+        total: Part = _compute(client, tree_reduce(tasks, Part.merge))
+    report = total.report
     source = files[0] if len(files) == 1 else f"{files[0]} and {len(files) - 1} more (dask)"
     if total.stats.n == 0:
         _no_rows(source, report)

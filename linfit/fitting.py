@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -112,18 +113,9 @@ def _combine(parts: list[Dataset], keep_all_rows: bool) -> Dataset:
                 f"{part.source} has columns {pr.features + [pr.target]}, but {parts[0].source} "
                 f"has {first.features + [first.target]}; files read together must match"
             )
-    stats = first.stats
-    report = ReadReport()
-    sample = parts[0].sample
-    for i, part in enumerate(parts):
-        if i:
-            stats = stats.merge(part.problem.stats)
-            if sample is not None and part.sample is not None:
-                sample.merge(part.sample)
-        report.rows_read += part.report.rows_read
-        report.rows_dropped += part.report.rows_dropped
-        if report.first_dropped_line is None and part.report.first_dropped_line is not None:
-            report.first_dropped_line = part.report.first_dropped_line
+    from .parallel import Part
+
+    total = functools.reduce(Part.merge, [Part(p.problem.stats, p.report, p.sample) for p in parts])
     X = Y = None
     if all(p.problem.X is not None for p in parts):
         size = sum(p.problem.X.size + p.problem.y.size for p in parts)
@@ -132,9 +124,9 @@ def _combine(parts: list[Dataset], keep_all_rows: bool) -> Dataset:
             Y = np.concatenate([p.problem.y for p in parts])
     source = f"{parts[0].source} and {len(parts) - 1} more file{'s' if len(parts) > 2 else ''}"
     problem = Problem(
-        stats, list(first.features), first.target, first.intercept, X, Y, source=source
+        total.stats, list(first.features), first.target, first.intercept, X, Y, source=source
     )
-    return Dataset(problem, report, source, sample)
+    return Dataset(problem, total.report, source, total.sample)
 
 
 def _read_one(

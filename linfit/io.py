@@ -91,6 +91,14 @@ class ReadReport:
     rows_dropped: int = 0
     first_dropped_line: int | None = None
 
+    def merge(self, other: ReadReport) -> ReadReport:
+        """Add ``other`` (read after this one) into this report; returns self."""
+        self.rows_read += other.rows_read
+        self.rows_dropped += other.rows_dropped
+        if self.first_dropped_line is None:
+            self.first_dropped_line = other.first_dropped_line
+        return self
+
 
 #: File names a directory given as input contributes.
 CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".txt.gz")

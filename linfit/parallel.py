@@ -10,6 +10,7 @@ Several files totalling at least PARALLEL_MIN_BYTES are shared out whole among p
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import re
@@ -104,6 +105,18 @@ class Part:
     report: ReadReport
     sample: object | None
 
+    def merge(self, other: Part) -> Part:
+        """Both parts together, leaving both unchanged (associative, so any tree of merges
+        gives the same statistics)."""
+        report = ReadReport().merge(self.report).merge(other.report)
+        sample = None
+        if self.sample is not None:
+            sample = type(self.sample)(self.sample.size)
+            for s in (self.sample, other.sample):
+                if s is not None:
+                    sample.merge(s)
+        return Part(self.stats.merge(other.stats), report, sample)
+
 
 def read_range(path, options, header: bytes, start, end, sel: Selection, sample: int) -> Part:
     """Parse bytes [start, end) of ``path`` (header prepended) into statistics."""
@@ -158,8 +171,6 @@ def read_parallel(
     """Statistics of the whole file, its ranges read by ``workers`` processes."""
     import multiprocessing as mp
 
-    from .fitting import Reservoir
-
     header = reader._header_bytes
     cuts = split_points(reader.path, len(header), workers)
     ranges = list(zip(cuts[:-1], cuts[1:]))
@@ -195,17 +206,5 @@ def read_parallel(
             if proc.is_alive():
                 proc.terminate()
             conn.close()
-    stats, report = parts[0].stats, parts[0].report
-    for part in parts[1:]:
-        stats = stats.merge(part.stats)
-        report.rows_read += part.report.rows_read
-        report.rows_dropped += part.report.rows_dropped
-        if report.first_dropped_line is None:
-            report.first_dropped_line = part.report.first_dropped_line
-    reservoir = None
-    if sample:
-        reservoir = Reservoir(sample)
-        for part in parts:
-            if part.sample is not None:
-                reservoir.merge(part.sample)
-    return stats, report, reservoir
+    total = functools.reduce(Part.merge, parts)
+    return total.stats, total.report, total.sample
