@@ -155,14 +155,11 @@ class DesignStats:
 
     def center_intercept(self, b: float, w: np.ndarray) -> float:
         """The prediction at x = shift, b + Σ w·s, computed without cancellation."""
-        s = self.shift[: self.p]
-        return dd.sum_exact(np.concatenate([[b], *dd.two_prod(w, s)]))
+        return dd.add_dot(b, w, self.shift[: self.p])
 
     def intercept_from_center(self, c: float, w: np.ndarray) -> float:
         """b = c − Σ w·s, computed without cancellation."""
-        s = self.shift[: self.p]
-        p, e = dd.two_prod(w, s)
-        return dd.sum_exact(np.concatenate([[c], -p, -e]))
+        return dd.add_dot(c, -np.asarray(w), self.shift[: self.p])
 
     def residual_norm(self, b: float, w: np.ndarray) -> float:
         """‖y − b − Xw‖ at any parameters, from R alone (no overflow for huge values)."""

@@ -57,9 +57,11 @@ def dot(a: np.ndarray, b: np.ndarray) -> float:
     return math.fsum(np.concatenate([np.ravel(p), np.ravel(e)]).tolist())
 
 
-def sum_exact(values) -> float:
-    """Correctly rounded sum."""
-    return math.fsum(np.ravel(np.asarray(values, dtype=np.float64)).tolist())
+def add_dot(c: float, w: np.ndarray, x: np.ndarray) -> float:
+    """c + Σ w·x, correctly rounded (no cancellation when the terms are large and opposite,
+    as in an intercept b = c − w·x̄ for offset data)."""
+    p, e = two_prod(np.asarray(w, dtype=np.float64), np.asarray(x, dtype=np.float64))
+    return math.fsum([c, *np.ravel(p).tolist(), *np.ravel(e).tolist()])
 
 
 def pow2_scale(magnitude: float) -> float:

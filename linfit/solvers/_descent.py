@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import dd
 from ..errors import DivergenceError, RankError
 from . import EpochLog, FitResult, Hooks, Problem, SolverOptions
 
@@ -42,7 +43,7 @@ class Coordinates:
     y_loc: float  # mean of y (0 when nothing is centred)
     y_sd: float  # reference scale for the gradient rule
 
-    def to_user(self, theta: np.ndarray, stats) -> tuple[np.ndarray, float]:
+    def to_user(self, theta: np.ndarray) -> tuple[np.ndarray, float]:
         p = len(self.loc)
         w = theta[:p] / self.spread
         if not self.intercept:
@@ -50,7 +51,7 @@ class Coordinates:
         if not self.scaled:
             return w, float(theta[p])
         c = self.y_loc + theta[p]
-        return w, _intercept(c, w, self.loc)
+        return w, dd.add_dot(c, -w, self.loc)
 
     def initial(self, p: int, draw) -> np.ndarray:
         """θ₀ from a draw function (w first, then b, as the tutorial draws them).
@@ -74,23 +75,15 @@ class Coordinates:
         return np.concatenate([u, [c]])
 
 
-def _intercept(c: float, w: np.ndarray, loc: np.ndarray) -> float:
-    from .. import dd
-
-    prod, err = dd.two_prod(w, loc)
-    return dd.sum_exact(np.concatenate([[c], -prod, -err]))
-
-
 def coordinates(problem: Problem, scaled: bool) -> Coordinates:
     """The iteration coordinates for this problem, from its statistics."""
     st = problem.stats
     p = len(problem.features)
     n = st.n
     Rc = st.centred()
-    y_sd = float(np.linalg.norm(Rc[:, -1]) / math.sqrt(n)) if problem.intercept else 0.0
-    if not problem.intercept:
-        y_sd = float(np.linalg.norm(st.raw()[:, -1]) / math.sqrt(n))
-    y_sd = y_sd if y_sd > 0 else 1.0
+    # sd(y) with an intercept, root mean square of y without one (1 when y is all zero)
+    y_col = Rc[:, -1] if problem.intercept else st.raw()[:, -1]
+    y_sd = float(np.linalg.norm(y_col) / math.sqrt(n)) or 1.0
     if not scaled:
         return Coordinates(False, problem.intercept, np.zeros(p), np.ones(p), 0.0, y_sd)
     if problem.intercept:
@@ -104,8 +97,7 @@ def coordinates(problem: Problem, scaled: bool) -> Coordinates:
     if zero:
         raise RankError(
             f"{problem.source}: column {zero[0]!r} is constant, so it cannot be standardised "
-            "or told apart "
-            "from the intercept; drop it"
+            "or told apart from the intercept; drop it"
         )
     return Coordinates(True, problem.intercept, loc, sd, y_loc, y_sd)
 
@@ -164,7 +156,7 @@ class Monitor:
 
     def _log(self, epoch: int, loss: float, theta) -> None:
         theta = theta() if callable(theta) else theta
-        w, b = self.co.to_user(theta, self.problem.stats)
+        w, b = self.co.to_user(theta)
         entry = EpochLog(epoch, loss, w, b)
         self.history.append(entry)
         if self.hooks.on_log:
@@ -206,7 +198,7 @@ class Monitor:
     def finish(self, epoch: int, loss: float, theta: np.ndarray, reason: str, **kw) -> FitResult:
         if not self.history or self.history[-1].epoch != epoch:
             self._log(epoch, loss, theta)
-        w, b = self.co.to_user(theta, self.problem.stats)
+        w, b = self.co.to_user(theta)
         converged = reason == "converged"
         result = FitResult(
             w,
