@@ -53,6 +53,10 @@ class Coordinates:
         c = self.y_loc + theta[p]
         return w, dd.add_dot(c, -w, self.loc)
 
+    def rows(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The rows in iteration coordinates: (X − loc)/spread, y − ȳ (as scaled)."""
+        return (X - self.loc) / self.spread, y - self.y_loc
+
     def initial(self, p: int, draw) -> np.ndarray:
         """θ₀ from a draw function (w first, then b, as the tutorial draws them).
 

@@ -15,12 +15,6 @@ from . import FitResult, Hooks, Problem, SolverOptions, register
 from ._descent import Monitor, coordinates, quadratic
 
 
-def _minibatch_rows(problem: Problem, co):
-    Z = (problem.X - co.loc) / co.spread
-    y = problem.y - co.y_loc
-    return Z, y
-
-
 @register(
     "gd",
     "gradient descent in numpy (full batch from statistics; --batch-size for SGD)",
@@ -43,7 +37,7 @@ def solve(problem: Problem, options: SolverOptions, hooks: Hooks) -> FitResult:
             loss, grad = q.loss_grad(theta)
             reason = mon.observe(epoch, loss, float(np.linalg.norm(grad)), theta)
     else:
-        Z, y = _minibatch_rows(problem, co)
+        Z, y = co.rows(problem.X, problem.y)
         n, p = Z.shape
         bs = max(1, int(options.batch_size))
         while reason is None:
