@@ -24,10 +24,10 @@ def design_factor(stats: DesignStats, intercept: bool) -> tuple[np.ndarray, np.n
     return stats.noint()[:p, :p], np.zeros(p)
 
 
-def _safe(f, *args) -> float:
+def _safe(f) -> float:
     with np.errstate(all="ignore"):
         try:
-            return float(f(*args))
+            return float(f())
         except (ZeroDivisionError, ValueError, OverflowError):
             return float("nan")
 
