@@ -25,6 +25,18 @@ class ExitCode(IntEnum):
     BROKEN_PIPE = 141  # the reader of stdout went away (e.g. `| head`)
 
 
+def quote(value: object, limit: int | None = None) -> str:
+    """``repr`` of a user's value for an error message, cut to at most ``limit`` characters
+    (a 100 MB cell must not become a 100 MB message)."""
+    from .limits import MAX_QUOTE
+
+    limit = limit or MAX_QUOTE
+    text = str(value)
+    if len(text) > limit:
+        return repr(text[: limit - 1]) + "…"
+    return repr(text)
+
+
 class LinfitError(Exception):
     """Base class: a message for the user and the exit code to leave with."""
 
