@@ -1,7 +1,8 @@
 """The linfit command: fit, predict, compare. Thin: parse options, call the library, render.
 
-This module is the one place where errors become messages: every LinfitError is printed as
-one ``Error: …`` line on stderr and the process exits with its code (see errors.ExitCode).
+This module is the one place where errors become messages: every LinfitError, every usage
+error of the option parser, a closed pipe, a full disk and a signal end as one ``Error: …``
+line on stderr (or none, for a closed stdout) and the documented exit code (errors.ExitCode).
 Heavy modules (numpy, pandas, torch, scipy) are imported inside the commands, so
 ``linfit --help`` stays fast.
 """
@@ -9,27 +10,33 @@ Heavy modules (numpy, pandas, torch, scipy) are imported inside the commands, so
 from __future__ import annotations
 
 import contextlib
+import csv
+import errno
+import math
 import os
+import re
 import sys
+import warnings
 from collections.abc import Callable
 from enum import Enum
 from typing import Annotated
 
 import typer
+import typer.core
 
 from . import __version__
-from .errors import ExitCode, LinfitError, UsageError
+from .errors import ExitCode, LinfitError, Terminated, UsageError, quote
 
 app = typer.Typer(
     name="linfit",
     help=(
-        "Fit lines (linear least squares, one or many features) to CSV data.\n\n"
+        "Fit lines (linear least squares, one or many features) to CSV data. "
         "DATA is a CSV file, a .csv.gz, - for stdin, or (for fit and compare) several files, "
         "a glob or a folder. Results go to stdout (a table, or --format json/csv for "
         "scripts); logs, notices and errors go to stderr. Exit codes: 0 ok, 1 fit failed or "
         "check failed, 2 usage, 3 unreadable input, 4 bad data, 5 rank deficient, 6 bad "
-        "model file, 7 cannot write output, 8 missing dependency or device, 130 interrupted, "
-        "141 stdout closed."
+        "model file, 7 cannot write output, 8 missing dependency or device, 129 hangup, "
+        "130 interrupted, 141 stdout closed, 143 terminated."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -40,6 +47,16 @@ app = typer.Typer(
 
 #: Rows drawn (uniformly at random) for plots, whatever the size of the input.
 PLOT_SAMPLE = 5000
+
+# Help panels: options grouped by what they are about.
+INPUT, MODEL, SOLVER, GD, OUTPUT, ENGINE = (
+    "Input",
+    "Model",
+    "Solver",
+    "Gradient descent (gd, torch)",
+    "Output",
+    "Engine",
+)
 
 
 class Format(str, Enum):
@@ -68,12 +85,18 @@ class NaPolicy(str, Enum):
     raise_ = "raise"
 
 
+class Dtype(str, Enum):
+    float64 = "float64"
+    float32 = "float32"
+
+
 # -- shared options ------------------------------------------------------------------------
 DataArg = Annotated[
     str,
     typer.Argument(
         help="CSV file, .csv.gz, or - for stdin; with --engine dask, a glob or a folder.",
         show_default=False,
+        metavar="DATA",
     ),
 ]
 DataFilesArg = Annotated[
@@ -91,6 +114,7 @@ EngineOpt = Annotated[
         "--engine",
         help="local (this process; two cores for a large file) or dask (a Dask cluster: a "
         "local one of --workers processes, or the one at --scheduler).",
+        rich_help_panel=ENGINE,
     ),
 ]
 SchedulerOpt = Annotated[
@@ -100,10 +124,17 @@ SchedulerOpt = Annotated[
         help="Dask scheduler address, e.g. tcp://host:8786 (with --engine dask). Default: "
         "start a local cluster.",
         show_default=False,
+        rich_help_panel=ENGINE,
     ),
 ]
 WorkersOpt = Annotated[
-    int, typer.Option("--workers", help="Worker processes of the local Dask cluster.", min=1)
+    int,
+    typer.Option(
+        "--workers",
+        help="Worker processes of the local Dask cluster.",
+        min=1,
+        rich_help_panel=ENGINE,
+    ),
 ]
 XOpt = Annotated[
     list[str] | None,
@@ -111,8 +142,10 @@ XOpt = Annotated[
         "--x",
         "-x",
         help="Feature column(s): header name, or 0-based index when no column has that name. "
-        "Repeat or comma-separate. Default: every column except the target.",
+        "Repeat or comma-separate; quote a name that holds a comma: -x '\"a,b\",c'. "
+        "Default: every column except the target.",
         show_default=False,
+        rich_help_panel=INPUT,
     ),
 ]
 YOpt = Annotated[
@@ -122,45 +155,72 @@ YOpt = Annotated[
         "-y",
         help="Target column (name or 0-based index). Default: the last.",
         show_default=False,
+        rich_help_panel=INPUT,
     ),
 ]
 SepOpt = Annotated[
     str | None,
     typer.Option(
-        "--sep", help="Field delimiter. Default: tab for .tsv, else comma.", show_default=False
+        "--sep",
+        help="Field delimiter, one character (tab: --sep tab). Default: tab for .tsv, else comma.",
+        show_default=False,
+        rich_help_panel=INPUT,
     ),
 ]
 DecimalOpt = Annotated[
-    str, typer.Option("--decimal", help="Decimal mark, e.g. ',' (with --sep ';').")
+    str,
+    typer.Option(
+        "--decimal", help="Decimal mark, e.g. ',' (with --sep ';').", rich_help_panel=INPUT
+    ),
 ]
 ThousandsOpt = Annotated[
     str | None,
     typer.Option(
-        "--thousands", help="Thousands separator to ignore, e.g. ','.", show_default=False
+        "--thousands",
+        help="Thousands separator to ignore, e.g. ','.",
+        show_default=False,
+        rich_help_panel=INPUT,
     ),
 ]
-EncodingOpt = Annotated[str, typer.Option("--encoding", help="Text encoding, e.g. latin-1.")]
+EncodingOpt = Annotated[
+    str, typer.Option("--encoding", help="Text encoding, e.g. latin-1.", rich_help_panel=INPUT)
+]
 NaOpt = Annotated[
     NaPolicy,
     typer.Option(
         "--na",
         help="Rows with a missing value in a chosen column: drop them (and say "
         "how many on stderr) or raise an error.",
+        rich_help_panel=INPUT,
     ),
 ]
-NoInterceptOpt = Annotated[bool, typer.Option("--no-intercept", help="Fit y = Xw (b = 0).")]
+NoInterceptOpt = Annotated[
+    bool, typer.Option("--no-intercept", help="Fit y = Xw (b = 0).", rich_help_panel=MODEL)
+]
 MethodOpt = Annotated[
     str,
     typer.Option(
         "--method",
         "-m",
         help="Solver: lstsq (exact), gd (numpy gradient descent) or torch (autograd, cpu/cuda).",
+        metavar="[lstsq|gd|torch]",
+        rich_help_panel=SOLVER,
     ),
 ]
-LrOpt = Annotated[float, typer.Option("--lr", help="Learning rate (gd, torch).")]
-EpochsOpt = Annotated[int, typer.Option("--epochs", help="Most epochs to run (gd, torch).")]
-LogEveryOpt = Annotated[int, typer.Option("--log-every", help="Log every N epochs (stderr).")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for the initial w, b and shuffling.")]
+LrOpt = Annotated[float, typer.Option("--lr", help="Learning rate, > 0.", rich_help_panel=GD)]
+EpochsOpt = Annotated[
+    int, typer.Option("--epochs", help="Most epochs to run.", min=0, rich_help_panel=GD)
+]
+LogEveryOpt = Annotated[
+    int,
+    typer.Option("--log-every", help="Log every N epochs (stderr).", min=1, rich_help_panel=GD),
+]
+SeedOpt = Annotated[
+    int,
+    typer.Option(
+        "--seed", help="Seed for the initial w, b and shuffling.", min=0, rich_help_panel=GD
+    ),
+]
 TolOpt = Annotated[
     float,
     typer.Option(
@@ -168,6 +228,7 @@ TolOpt = Annotated[
         help="Stop when the gradient norm divided by sd(y) falls to TOL "
         "(gradient in the iterated, standardised coordinates); --epochs is the cap. "
         "0 runs every epoch.",
+        rich_help_panel=GD,
     ),
 ]
 NoScaleOpt = Annotated[
@@ -176,6 +237,7 @@ NoScaleOpt = Annotated[
         "--no-scale",
         help="Iterate on the raw features, exactly the tutorial's loop "
         "(default: standardise features and centre y, report in original units).",
+        rich_help_panel=GD,
     ),
 ]
 BatchOpt = Annotated[
@@ -186,30 +248,86 @@ BatchOpt = Annotated[
         "with --seed (default: full batch).",
         show_default=False,
         min=1,
+        rich_help_panel=GD,
     ),
 ]
-DeviceOpt = Annotated[str, typer.Option("--device", help="torch device: auto, cpu or cuda.")]
-DtypeOpt = Annotated[str, typer.Option("--dtype", help="torch dtype: float64 or float32.")]
+DeviceOpt = Annotated[
+    str,
+    typer.Option(
+        "--device",
+        help="torch device.",
+        metavar="[auto|cpu|cuda|cuda:N]",
+        rich_help_panel=GD,
+    ),
+]
+DtypeOpt = Annotated[Dtype, typer.Option("--dtype", help="torch dtype.", rich_help_panel=GD)]
 RankOpt = Annotated[
     bool,
     typer.Option(
         "--allow-rank-deficient",
         help="Return the minimum-norm solution when columns are collinear, instead of an error.",
+        rich_help_panel=MODEL,
     ),
 ]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No epoch log, progress or notices.")]
+QuietOpt = Annotated[
+    bool,
+    typer.Option(
+        "--quiet", "-q", help="No epoch log, progress or notices.", rich_help_panel=OUTPUT
+    ),
+]
 TracebackOpt = Annotated[
-    bool, typer.Option("--traceback", help="Show the Python traceback of an error (debugging).")
+    bool,
+    typer.Option(
+        "--traceback",
+        help="Show the Python traceback of an error (debugging).",
+        rich_help_panel=OUTPUT,
+    ),
 ]
 
+#: Options that only gradient descent uses; lstsq ignores them (and says so).
+GD_ONLY = ("lr", "epochs", "log_every", "seed", "tol", "no_scale", "batch_size")
+TORCH_ONLY = ("device", "dtype")
 
-def _split(values: list[str] | None) -> list[str] | None:
+
+def _split(values: list[str] | None, option: str = "--x", what: str = "column") -> list[str] | None:
+    """Comma-separated values, CSV-quoted so that a name may hold a comma (``'"a,b",c'``)."""
     if not values:
         return None
     out: list[str] = []
     for v in values:
-        out.extend(s for s in (p.strip() for p in v.split(",")) if s != "")
-    return out or None
+        try:
+            fields = next(csv.reader([v], skipinitialspace=True, strict=True), [])
+        except csv.Error as exc:
+            raise UsageError(f"{option} {quote(v)}: {exc}; quote names with double quotes")
+        out.extend(s for s in (f.strip() for f in fields) if s != "")
+    if not out:
+        raise UsageError(f"{option} {quote(','.join(values))} names no {what}")
+    return out
+
+
+def _finite(
+    option: str,
+    value: float,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_inclusive: bool = False,
+) -> float:
+    """Refuse NaN, infinity and values out of range for a float option (exit 2)."""
+    bad = not math.isfinite(value)
+    if low is not None:
+        bad = bad or value < low or (value == low and not low_inclusive)
+    if high is not None:
+        bad = bad or value >= high
+    if bad:
+        if low is not None and high is not None:
+            want = f"a number between {low:g} and {high:g}"
+        elif low is not None:
+            want = f"a finite number {'≥' if low_inclusive else '>'} {low:g}"
+        else:
+            want = "a finite number"
+        raise UsageError(f"{option} must be {want} (got {value!r})")
+    return value
 
 
 def _csv_options(sep, decimal, thousands, encoding, na):
@@ -235,6 +353,19 @@ def _note(message: str, quiet: bool) -> None:
         )
 
 
+def _given(ctx: typer.Context, names: tuple[str, ...]) -> list[str]:
+    """The options (as spelled on the command line) among the parameters ``names`` that the
+    user gave, on the command line or in the environment."""
+    out = []
+    for param in ctx.command.params:
+        if param.name not in names:
+            continue
+        source = ctx.get_parameter_source(param.name)
+        if source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT"):
+            out.append(max(param.opts, key=len))
+    return out
+
+
 def _run(work: Callable[[], int | None], traceback: bool) -> None:
     """Run a command body; turn every failure into one line and an exit code."""
     try:
@@ -247,17 +378,26 @@ def _run(work: Callable[[], int | None], traceback: bool) -> None:
     except KeyboardInterrupt:
         _error("interrupted; no output file was written")
         code = int(ExitCode.INTERRUPTED)
+    except Terminated as exc:
+        import signal
+
+        _error(f"stopped by {signal.Signals(exc.signum).name}; no output file was written")
+        code = exc.code
     except BrokenPipeError:
         _quiet_stdout()
         code = int(ExitCode.BROKEN_PIPE)
     except MemoryError:
         _error("out of memory; use fewer columns, or the lstsq/gd methods, which stream")
         code = int(ExitCode.FAILED)
+    except OSError as exc:
+        if traceback:
+            raise
+        code = _os_error(exc)
     except Exception as exc:  # noqa: BLE001 - the one place unexpected errors become messages
         if traceback:
             raise
         _error(
-            f"unexpected internal error ({type(exc).__name__}: {exc}); rerun with "
+            f"unexpected internal error ({type(exc).__name__}: {quote(exc, 200)}); rerun with "
             "--traceback and report it"
         )
         code = int(ExitCode.FAILED)
@@ -266,7 +406,19 @@ def _run(work: Callable[[], int | None], traceback: bool) -> None:
     except BrokenPipeError:
         _quiet_stdout()
         code = int(ExitCode.BROKEN_PIPE)
+    except OSError as exc:
+        code = _os_error(exc)
     raise typer.Exit(code)
+
+
+def _os_error(exc: OSError) -> int:
+    """An OSError that escaped the library: writing stdout failed (a full disk, /dev/full)."""
+    _quiet_stdout()
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO):
+        _error(f"cannot write the output: {exc.strerror or exc}; the output is incomplete")
+        return int(ExitCode.OUTPUT)
+    _error(f"{exc.strerror or exc}; rerun with --traceback and report it")
+    return int(ExitCode.FAILED)
 
 
 def _error(message: str) -> None:
@@ -274,12 +426,13 @@ def _error(message: str) -> None:
     try:
         sys.stderr.write(f"Error: {text}\n")
         sys.stderr.flush()
-    except (BrokenPipeError, OSError):
+    except (OSError, ValueError):
         pass
 
 
 def _quiet_stdout() -> None:
-    """After a closed pipe, point stdout at /dev/null so the interpreter's exit stays quiet."""
+    """After a closed pipe or a failed write, point stdout at /dev/null so that the
+    interpreter's final flush stays quiet."""
     with contextlib.suppress(OSError, ValueError):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
@@ -290,24 +443,32 @@ def _solver_options(
 ):
     from .solvers import SolverOptions
 
-    if lr <= 0:
-        raise UsageError(f"--lr must be positive (got {lr:g})")
-    if epochs < 0:
-        raise UsageError(f"--epochs must be 0 or more (got {epochs})")
-    if tol < 0:
-        raise UsageError(f"--tol must be 0 or more (got {tol:g})")
+    _finite("--lr", lr, 0.0)
+    _finite("--tol", tol, 0.0, low_inclusive=True)
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", device):
+        raise UsageError(f"--device {quote(device)} is not a device; use auto, cpu, cuda or cuda:N")
     return SolverOptions(
         lr=lr,
         epochs=epochs,
-        log_every=max(1, log_every),
+        log_every=log_every,
         seed=seed,
         tol=tol,
         scale=not no_scale,
         batch_size=batch_size,
         device=device,
-        dtype=dtype,
+        dtype=dtype.value if isinstance(dtype, Enum) else dtype,
         allow_rank_deficient=allow_rank_deficient,
     )
+
+
+def _check_scheduler(scheduler: str | None) -> None:
+    if scheduler is not None and not re.fullmatch(
+        r"([a-z][a-z0-9+]*://)?(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+)(:\d{1,5})?", scheduler
+    ):
+        raise UsageError(
+            f"--scheduler {quote(scheduler)} is not a scheduler address; give one like "
+            "tcp://host:8786"
+        )
 
 
 def _dropped_note(data, quiet: bool) -> None:
@@ -321,26 +482,66 @@ def _dropped_note(data, quiet: bool) -> None:
 
 
 def _write_stdout(text: str) -> None:
-    sys.stdout.write(text)
+    """Write all of ``text`` to stdout, or fail: a reader that leaves early is a closed
+    pipe (exit 141), a full disk is exit 7 — never a silent partial write."""
     sys.stdout.flush()
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError, AttributeError):  # not a real file (tests, notebooks)
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    view = memoryview(text.encode(sys.stdout.encoding or "utf-8"))
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 # -- commands --------------------------------------------------------------------------------
-@app.command()
+class _Command(typer.core.TyperCommand):
+    """Usage lines as people write them: ``linfit predict [OPTIONS] MODEL DATA`` (Typer
+    braces required arguments: ``{MODEL}``)."""
+
+    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:
+        return [re.sub(r"\{([^{}]*)\}", r"\1", p) for p in super().collect_usage_pieces(ctx)]
+
+
+FIT_HELP = (
+    "Fit y ~ x on DATA and print w, b and the fit's metrics (a table, or --format json/csv). "
+    "Example: linfit fit data.csv --method gd --lr 0.1 --epochs 100"
+)
+PREDICT_HELP = (
+    "Add a prediction column to every row of DATA (CSV or JSON Lines on stdout, or -o FILE). "
+    "Rows keep their order and all their columns; a row with a missing feature gets an empty "
+    "prediction."
+)
+COMPARE_HELP = (
+    "Fit DATA with every method and compare each with lstsq (coefficients, loss, time). "
+    "Coefficients are compared standardised: w·sd(x)/sd(y), and the intercept through the "
+    "fitted mean. With --check, a disagreement or a failed method exits 1."
+)
+
+
+@app.command(cls=_Command, help=FIT_HELP)
 def fit(
+    ctx: typer.Context,
     data: DataFilesArg,
     x: XOpt = None,
     y: YOpt = None,
     method: MethodOpt = "lstsq",
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output on stdout.")] = Format.table,
-    json_: Annotated[bool, typer.Option("--json", help="Shorthand for --format json.")] = False,
+    fmt: Annotated[
+        Format, typer.Option("--format", "-f", help="Output on stdout.", rich_help_panel=OUTPUT)
+    ] = Format.table,
+    json_: Annotated[
+        bool, typer.Option("--json", help="Shorthand for --format json.", rich_help_panel=OUTPUT)
+    ] = False,
     save: Annotated[
         str | None,
         typer.Option(
             "--save",
-            "-o",
-            help="Write the model (JSON) to this file, atomically.",
+            help="Write the model (JSON) to this file, atomically. (No short form: -o is "
+            "predict's output file; fit's results go to stdout.)",
             show_default=False,
+            rich_help_panel=OUTPUT,
         ),
     ] = None,
     no_intercept: NoInterceptOpt = False,
@@ -352,7 +553,7 @@ def fit(
     no_scale: NoScaleOpt = False,
     batch_size: BatchOpt = None,
     device: DeviceOpt = "auto",
-    dtype: DtypeOpt = "float64",
+    dtype: DtypeOpt = Dtype.float64,
     stats: Annotated[
         bool | None,
         typer.Option(
@@ -360,19 +561,27 @@ def fit(
             help="Inference statistics (se, t, p, CI, F, AIC…). "
             "Default: on for lstsq, off for gd/torch.",
             show_default=False,
+            rich_help_panel=MODEL,
         ),
     ] = None,
     level: Annotated[
-        float, typer.Option("--level", help="Confidence level of the intervals.")
+        float,
+        typer.Option("--level", help="Confidence level of the intervals.", rich_help_panel=MODEL),
     ] = 0.95,
     allow_rank_deficient: RankOpt = False,
     plot: Annotated[
-        bool, typer.Option("--plot", help="Draw the fit in the terminal (stderr).")
+        bool,
+        typer.Option(
+            "--plot", help="Draw the fit in the terminal (stderr).", rich_help_panel=OUTPUT
+        ),
     ] = False,
     plot_file: Annotated[
         str | None,
         typer.Option(
-            "--plot-file", help="Write the figures to a PNG, SVG or PDF file.", show_default=False
+            "--plot-file",
+            help="Write the figures to a PNG, SVG or PDF file.",
+            show_default=False,
+            rich_help_panel=OUTPUT,
         ),
     ] = None,
     engine: EngineOpt = Engine.local,
@@ -386,18 +595,18 @@ def fit(
     quiet: QuietOpt = False,
     traceback: TracebackOpt = False,
 ) -> None:
-    """Fit y ~ x on DATA and print w, b and the fit's metrics.
-
-    Example: linfit fit data.csv --method gd --lr 0.1 --epochs 100
-    """
+    """linfit fit (help: FIT_HELP)."""
 
     def work() -> int:
+        from .atomic import refuse_clobber
         from .fitting import fit_problem, read_dataset
+        from .io import expand_inputs
         from .report import EpochLogTable, EpochProgress, fit_csv, print_fit_table
         from .solvers import Hooks, get_solver
 
-        if not 0 < level < 1:
-            raise UsageError(f"--level must be between 0 and 1 (got {level:g})")
+        _finite("--level", level, 0.0, 1.0)
+        if json_ and _given(ctx, ("fmt",)) and fmt != Format.json:
+            raise UsageError(f"--json and --format {fmt.value} contradict each other; use one")
         options = _solver_options(
             lr,
             epochs,
@@ -411,7 +620,20 @@ def fit(
             allow_rank_deficient,
         )
         spec = get_solver(method)
+        _check_scheduler(scheduler)
         csv_opts = _csv_options(sep, decimal, thousands, encoding, na)
+        if engine == Engine.local:
+            inputs = [("DATA", p) for p in expand_inputs(data)]
+            refuse_clobber(inputs, [("--save", save), ("--plot-file", plot_file)])
+        ignored = _given(ctx, GD_ONLY + TORCH_ONLY) if method == "lstsq" else []
+        if method == "gd":
+            ignored = _given(ctx, TORCH_ONLY)
+        if ignored:
+            _note(
+                f"{', '.join(ignored)} {'does' if len(ignored) == 1 else 'do'} not apply to "
+                f"--method {method}; ignored",
+                quiet,
+            )
         sample = PLOT_SAMPLE if (plot or plot_file) else 0
         if engine == Engine.dask:
             from .dask_engine import read_dask
@@ -470,10 +692,13 @@ def fit(
     _run(work, traceback)
 
 
-@app.command()
+@app.command(cls=_Command, help=PREDICT_HELP)
 def predict(
     model: Annotated[
-        str, typer.Argument(help="Model file written by linfit fit --save.", show_default=False)
+        str,
+        typer.Argument(
+            help="Model file written by linfit fit --save.", show_default=False, metavar="MODEL"
+        ),
     ],
     data: DataArg,
     output: Annotated[
@@ -483,6 +708,7 @@ def predict(
             "-o",
             help="Write to this file (atomically) instead of stdout.",
             show_default=False,
+            rich_help_panel=OUTPUT,
         ),
     ] = None,
     column: Annotated[
@@ -491,15 +717,19 @@ def predict(
             "--column",
             help="Name of the prediction column. Default: <target>_pred.",
             show_default=False,
+            rich_help_panel=OUTPUT,
         ),
     ] = None,
     fmt: Annotated[
-        PredictFormat, typer.Option("--format", "-f", help="csv, or json (JSON Lines).")
+        PredictFormat,
+        typer.Option("--format", "-f", help="csv, or json (JSON Lines).", rich_help_panel=OUTPUT),
     ] = PredictFormat.csv,
     score: Annotated[
         bool,
         typer.Option(
-            "--score", help="Print the model's metrics on DATA (needs the target column) to stderr."
+            "--score",
+            help="Print the model's metrics on DATA (needs the target column) to stderr.",
+            rich_help_panel=OUTPUT,
         ),
     ] = False,
     interval: Annotated[
@@ -509,9 +739,12 @@ def predict(
             help="Add lower/upper columns: a confidence interval for the "
             "mean, or a prediction interval for a new value (as R's predict.lm).",
             show_default=False,
+            rich_help_panel=MODEL,
         ),
     ] = None,
-    level: Annotated[float, typer.Option("--level", help="Interval level.")] = 0.95,
+    level: Annotated[
+        float, typer.Option("--level", help="Interval level.", rich_help_panel=MODEL)
+    ] = 0.95,
     engine: EngineOpt = Engine.local,
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = 2,
@@ -522,19 +755,17 @@ def predict(
     quiet: QuietOpt = False,
     traceback: TracebackOpt = False,
 ) -> None:
-    """Add a prediction column to every row of DATA (CSV or JSON Lines on stdout, or -o FILE).
-
-    Rows keep their order and all their columns; a row with a missing feature gets an empty
-    prediction.
-    """
+    """linfit predict (help: PREDICT_HELP)."""
 
     def work() -> int:
-        from .atomic import atomic_writer
+        from .atomic import atomic_writer, refuse_clobber
         from .model import load_model
         from .predict import predict_csv
 
-        if not 0 < level < 1:
-            raise UsageError(f"--level must be between 0 and 1 (got {level:g})")
+        _finite("--level", level, 0.0, 1.0)
+        _check_scheduler(scheduler)
+        if engine == Engine.local:
+            refuse_clobber([("MODEL", model), ("DATA", data)], [("--output", output)])
         m = load_model(model)
         csv_opts = _csv_options(sep, decimal, thousands, encoding, "drop")
         kw = dict(
@@ -575,7 +806,7 @@ def predict(
     _run(work, traceback)
 
 
-@app.command()
+@app.command(cls=_Command, help=COMPARE_HELP)
 def compare(
     data: DataFilesArg,
     methods: Annotated[
@@ -584,26 +815,40 @@ def compare(
             "--methods",
             help="Comma-separated methods. Default: every registered one.",
             show_default=False,
+            rich_help_panel=SOLVER,
         ),
     ] = None,
     x: XOpt = None,
     y: YOpt = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = Format.table,
-    json_: Annotated[bool, typer.Option("--json", help="Shorthand for --format json.")] = False,
+    fmt: Annotated[
+        Format,
+        typer.Option("--format", "-f", help="table, json or csv.", rich_help_panel=OUTPUT),
+    ] = Format.table,
+    json_: Annotated[
+        bool, typer.Option("--json", help="Shorthand for --format json.", rich_help_panel=OUTPUT)
+    ] = False,
     check: Annotated[
         bool,
         typer.Option(
             "--check",
             help="Exit 1 when a method disagrees with lstsq beyond --rtol/--atol, or fails.",
+            rich_help_panel=SOLVER,
         ),
     ] = False,
     rtol: Annotated[
-        float, typer.Option("--rtol", help="Relative tolerance (standardised coefficients).")
+        float,
+        typer.Option(
+            "--rtol",
+            help="Relative tolerance (standardised coefficients).",
+            rich_help_panel=SOLVER,
+        ),
     ] = 1e-3,
     atol: Annotated[
         float,
         typer.Option(
-            "--atol", help="Absolute tolerance (standardised coefficients: units of sd(y))."
+            "--atol",
+            help="Absolute tolerance (standardised coefficients: units of sd(y)).",
+            rich_help_panel=SOLVER,
         ),
     ] = 1e-3,
     no_intercept: NoInterceptOpt = False,
@@ -615,7 +860,7 @@ def compare(
     no_scale: NoScaleOpt = False,
     batch_size: BatchOpt = None,
     device: DeviceOpt = "auto",
-    dtype: DtypeOpt = "float64",
+    dtype: DtypeOpt = Dtype.float64,
     allow_rank_deficient: RankOpt = False,
     sep: SepOpt = None,
     decimal: DecimalOpt = ".",
@@ -625,11 +870,7 @@ def compare(
     quiet: QuietOpt = False,
     traceback: TracebackOpt = False,
 ) -> None:
-    """Fit DATA with every method and compare each with lstsq (coefficients, loss, time).
-
-    Coefficients are compared standardised: w·sd(x)/sd(y), and the intercept through the
-    fitted mean. With --check, a disagreement or a failed method exits 1.
-    """
+    """linfit compare (help: COMPARE_HELP)."""
 
     def work() -> int:
         from .compare import differences, disagreements, run_methods
@@ -637,7 +878,11 @@ def compare(
         from .report import compare_table, dumps, stdout_console
         from .solvers import available, get_solver
 
-        names = _split([methods]) if methods else available()
+        if json_ and fmt not in (Format.table, Format.json):
+            raise UsageError(f"--json and --format {fmt.value} contradict each other; use one")
+        _finite("--rtol", rtol, 0.0, low_inclusive=True)
+        _finite("--atol", atol, 0.0, low_inclusive=True)
+        names = _split([methods], "--methods", "method") if methods is not None else available()
         for n in names:
             get_solver(n)
         options = _solver_options(
@@ -665,6 +910,10 @@ def compare(
             records.append(d)
         if json_ or fmt == Format.json:
             _write_stdout(dumps(records) + "\n")
+        elif fmt == Format.csv:
+            from .report import compare_csv
+
+            _write_stdout(compare_csv(records, ds.problem.features, not no_intercept))
         else:
             stdout_console().print(compare_table(records, ds.problem.features, not no_intercept))
         failed = [r for r in rows if r.error]
@@ -700,6 +949,55 @@ def _main(
     """Fit lines to CSV data."""
 
 
+# -- the process ---------------------------------------------------------------------------
+def _click_error_class(name: str) -> type[BaseException]:
+    """A class of the option parser's exceptions, found through Typer's public BadParameter
+    (Typer vendors its own click, whose modules are private)."""
+    for cls in typer.BadParameter.__mro__:
+        if cls.__name__ == name:
+            return cls
+    raise LookupError(name)
+
+
+_CLICK_EXCEPTION = _click_error_class("ClickException")
+
+
+def _usage_message(exc: BaseException) -> str:
+    """One line for a usage error of the option parser: what is wrong, and where to look."""
+    text = " ".join(str(exc.format_message()).split())  # type: ignore[attr-defined]
+    text = (text[:1].lower() + text[1:]).rstrip(".")
+    ctx = getattr(exc, "ctx", None)
+    command = ctx.command_path if ctx is not None else "linfit"
+    hint = ""
+    if command.endswith(" fit") and re.search(r"option:? '?(-o|--output)\b", text):
+        hint = "; fit writes the model with --save FILE and prints its results on stdout (use >)"
+    return f"{text}{hint}; see '{command} --help'"
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` (default: sys.argv), run the command, return the exit code."""
+    if "--traceback" not in (argv if argv is not None else sys.argv):
+        # numpy's RuntimeWarnings, pandas' DtypeWarning…: linfit says what matters itself.
+        warnings.simplefilter("ignore")
+    try:
+        rv = app(args=argv, prog_name="linfit", standalone_mode=False)
+    except _CLICK_EXCEPTION as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            exc.show()  # type: ignore[attr-defined]
+        else:
+            _error(_usage_message(exc))
+        return int(getattr(exc, "exit_code", ExitCode.USAGE))
+    except typer.Abort:
+        _error("interrupted; no output file was written")
+        return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:  # --help or --version into a closed pipe
+        _quiet_stdout()
+        return int(ExitCode.BROKEN_PIPE)
+    return rv if isinstance(rv, int) else 0
+
+
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point (see :mod:`linfit.entry`, which handles signals)."""
+    from .entry import main as entry_main
+
+    entry_main()

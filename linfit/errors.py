@@ -21,8 +21,10 @@ class ExitCode(IntEnum):
     MODEL = 6  # a model file is not a valid linfit model
     OUTPUT = 7  # an output file cannot be written
     ENVIRONMENT = 8  # an optional dependency or a device is missing
-    INTERRUPTED = 130  # Ctrl-C
-    BROKEN_PIPE = 141  # the reader of stdout went away (e.g. `| head`)
+    HANGUP = 129  # SIGHUP: the terminal went away (128 + 1)
+    INTERRUPTED = 130  # Ctrl-C, SIGINT (128 + 2)
+    BROKEN_PIPE = 141  # the reader of stdout went away, e.g. `| head` (128 + SIGPIPE 13)
+    TERMINATED = 143  # SIGTERM, e.g. `kill` or a CI timeout (128 + 15)
 
 
 def quote(value: object, limit: int | None = None) -> str:
@@ -78,3 +80,17 @@ class DivergenceError(LinfitError):
 
 class UsageError(LinfitError):
     code = ExitCode.USAGE
+
+
+class Terminated(BaseException):
+    """Raised by the CLI's SIGTERM/SIGHUP handlers, so that every ``finally`` and cleanup
+    (temporary files, worker processes) runs as it does for Ctrl-C. Not an ``Exception``:
+    nothing may swallow it on the way out."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def code(self) -> int:
+        return 128 + self.signum

@@ -41,10 +41,19 @@ def _pfmt(p: Any) -> str:
     return "< 1e-300" if p < 1e-300 else f"{p:.3g}"
 
 
+class PipeConsole(Console):
+    """A Console that lets a closed pipe propagate as BrokenPipeError (the CLI exits 141),
+    where Rich's own handler would exit 1."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def stdout_console() -> Console:
     # Piped output is never cut to 80 columns: a number must not lose digits to an ellipsis.
     width = None if sys.stdout.isatty() else 200
-    return Console(file=sys.stdout, highlight=False, width=width)
+    return PipeConsole(file=sys.stdout, highlight=False, width=width)
 
 
 def stderr_console() -> Console:

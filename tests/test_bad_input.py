@@ -243,7 +243,7 @@ CASES = [
         {"g.csv": GOOD},
         ["fit", "{d}/g.csv", "--method", "gd", "--lr", "-1"],
         2,
-        "Error: --lr must be positive",
+        "Error: --lr must be a finite number > 0 (got -1.0)",
     ),
     (
         "diverging gd",

@@ -92,4 +92,20 @@ def test_readme_example(scratch, cmd, expected):
     assert (proc.returncode != 0) == failing, proc.stdout
     if any("time (s)" in ln for ln in want):
         return
+    if "nist_lre.py" in cmd:
+        _assert_nist_table(got, want)
+        return
     assert got == want
+
+
+def _assert_nist_table(got: list[str], want: list[str]) -> None:
+    """The NIST table's last column is numpy.linalg.lstsq's LRE, which depends on the
+    machine's BLAS kernel (OPENBLAS_CORETYPE moves Pontius 6.3 → 6.2, Wampler1 9.6 → 9.3):
+    linfit's columns are compared exactly, numpy's within one digit."""
+    assert len(got) == len(want)
+    assert got[0].split() == want[0].split()
+    for g, w in zip(got[1:], want[1:]):
+        *g_head, g_numpy = g.split()
+        *w_head, w_numpy = w.split()
+        assert g_head == w_head
+        assert abs(float(g_numpy) - float(w_numpy)) <= 1.0, (g, w)

@@ -1,0 +1,46 @@
+"""The console entry point, kept free of heavy imports so that every way out is handled
+from the first instant: Ctrl-C, SIGTERM and SIGHUP during start-up end with one line and
+their exit code (130, 143, 129), never a traceback."""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+from .errors import Terminated
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    raise Terminated(signum)
+
+
+def install_signal_handlers() -> None:
+    """SIGTERM and SIGHUP raise :class:`Terminated` (SIGINT already raises
+    KeyboardInterrupt), so cleanup code runs on every way out."""
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None and signal.getsignal(sig) is signal.SIG_DFL:
+            signal.signal(sig, _terminate)
+
+
+def _say(message: str) -> None:
+    try:
+        sys.stderr.write(f"Error: {message}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run linfit and exit with its code."""
+    install_signal_handlers()
+    try:
+        from .cli import run
+
+        code = run(argv)
+    except KeyboardInterrupt:
+        _say("interrupted; no output file was written")
+        code = 130
+    except Terminated as exc:
+        _say(f"stopped by {signal.Signals(exc.signum).name}; no output file was written")
+        code = exc.code
+    sys.exit(code)
