@@ -99,7 +99,8 @@ class Expr:
         prec = _PREC[self.kind]
         left = self.args[0]._text(prec + (1 if self.kind == "^" else 0))
         right = self.args[1]._text(prec + (0 if self.kind == "^" else 1))
-        text = f"{left}{self.kind}{right}" if self.kind == "^" else f"{left} {self.kind} {right}"
+        # R's deparse: spaces around + - *, none around / and ^ (``I(disp/100)``, ``I(x^2)``)
+        text = f"{left}{self.kind}{right}" if self.kind in "/^" else f"{left} {self.kind} {right}"
         return f"({text})" if prec < parent else text
 
     def to_data(self) -> Any:
