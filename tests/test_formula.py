@@ -46,7 +46,7 @@ TERMS = [
     ("y ~ factor(a)", ["C(a)"], True),
     (
         "y ~ I(a - 2000) + I(a / b) + sqrt(abs(c))",
-        ["I(a - 2000)", "I(a / b)", "sqrt(abs(c))"],
+        ["I(a - 2000)", "I(a/b)", "sqrt(abs(c))"],
         True,
     ),
     ("`my y` ~ `a b` + `weird``name`", ["`a b`", "`weird``name`"], True),
