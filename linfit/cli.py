@@ -588,7 +588,9 @@ def compare(
     ] = None,
     x: XOpt = None,
     y: YOpt = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = Format.table,
+    fmt: Annotated[
+        Format, typer.Option("--format", "-f", help="table, json or csv.")
+    ] = Format.table,
     json_: Annotated[bool, typer.Option("--json", help="Shorthand for --format json.")] = False,
     check: Annotated[
         bool,
@@ -634,7 +636,7 @@ def compare(
     def work() -> int:
         from .compare import differences, disagreements, run_methods
         from .fitting import read_dataset
-        from .report import compare_table, dumps, stdout_console
+        from .report import dumps
         from .solvers import available, get_solver
 
         names = _split([methods]) if methods else available()
@@ -666,7 +668,10 @@ def compare(
         if json_ or fmt == Format.json:
             _write_stdout(dumps(records) + "\n")
         else:
-            stdout_console().print(compare_table(records, ds.problem.features, not no_intercept))
+            from .report import compare_csv, compare_text
+
+            show = compare_csv if fmt == Format.csv else compare_text
+            _write_stdout(show(records, ds.problem.features, not no_intercept))
         failed = [r for r in rows if r.error]
         for r in failed:
             _note(f"{r.method} failed: {r.error}", quiet)
