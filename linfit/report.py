@@ -125,8 +125,10 @@ def print_fit_table(model: LinearModel, source: str) -> None:
     parts = [head] if len(head) <= width else head.split("  [", 1)
     if len(parts) == 2:
         parts[1] = "[" + parts[1]
-    lines = [ln for p in parts for ln in textwrap.wrap(p, width, break_on_hyphens=False)]
-    text = "\n".join(lines)
+    keep = f"n = {model.n_samples}]"  # never split "n =" from its number
+    glued = [p.replace(keep, keep.replace(" ", "\0")) for p in parts]
+    lines = [ln for p in glued for ln in textwrap.wrap(p, width, break_on_hyphens=False)]
+    text = "\n".join(lines).replace("\0", " ")
     sys.stdout.write(text + "\n" + "".join(render(g, width) for g in fit_grids(model)))
 
 
