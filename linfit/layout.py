@@ -20,6 +20,8 @@ MIN_DIGITS = 4
 MIN_WIDTH = 30
 #: Width used when the stream is not a terminal and COLUMNS is not set.
 DEFAULT_WIDTH = 100
+#: A header word longer than this may be broken across lines when space is short.
+HEAD_WORD = 12
 #: What a missing value prints as.
 MISSING = "—"
 
@@ -129,9 +131,10 @@ class _Measure:
         return self.cache[key]
 
     def narrow(self, c: int, digits: int) -> int:
-        """Width of column ``c`` at ``digits`` when its header wraps at spaces."""
+        """Width of column ``c`` at ``digits`` when its header wraps (at spaces, and inside
+        a word longer than ``HEAD_WORD``)."""
         head = max((len(w) for w in self.grid.columns[c].head.split()), default=0)
-        return max([head, *map(len, _cells(self.grid, c, digits))])
+        return max([min(head, HEAD_WORD), *map(len, _cells(self.grid, c, digits))])
 
     def text_min(self, c: int) -> int:
         """A text column may wrap at spaces down to its longest word (at least 8)."""

@@ -1,4 +1,5 @@
-"""Rendering: Rich tables for people, JSON and CSV for machines. No fitting logic here.
+"""Rendering: text tables for people (laid out by layout.py for the output's width), JSON
+and CSV for machines. No fitting logic here.
 
 Results go to stdout; epoch logs, progress and notices go to stderr.
 """

@@ -340,3 +340,20 @@ def test_render_never_cuts_a_number(values, width):
             tok = cells[f"c{j}"]
             assert close(tok, v), (tok, v)
             assert precise(tok, v)
+
+
+def test_long_feature_names_wrap_but_numbers_stay_whole(tmp_path):
+    """Names longer than the width are text: they may break; the numbers beside them not."""
+    k, names = 3, [f"a_rather_long_feature_name_number_{i}" for i in range(3)]
+    rows = []
+    for r in range(40):
+        xs = [math.sin(r * (i + 1.7)) for i in range(k)]
+        rows.append(",".join(repr(v) for v in [*xs, 1.2345 * sum(xs) + 0.1 * math.cos(r)]))
+    path = write(tmp_path / "long.csv", ",".join([*names, "y"]) + "\n" + "\n".join(rows) + "\n")
+    doc = json.loads(run_cli("fit", path, "--json").stdout)
+    proc = run_cli("fit", path, env={"COLUMNS": "40"})
+    lines = check_lines(proc.stdout, 40)
+    tokens = [t for ln in lines for t in ln.split()]
+    for coef in doc["stats"]["coef"].values():
+        for stat in ("estimate", "se", "t", "ci_low", "ci_high"):
+            assert any(close(t, coef[stat]) and precise(t, coef[stat]) for t in tokens), stat
