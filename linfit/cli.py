@@ -601,7 +601,7 @@ def fit(
         from .atomic import refuse_clobber
         from .fitting import fit_problem, read_dataset
         from .io import expand_inputs
-        from .report import EpochLogTable, EpochProgress, fit_csv, print_fit_table
+        from .report import EpochLogTable, EpochProgress, fit_csv, fit_table_text
         from .solvers import Hooks, get_solver
 
         _finite("--level", level, 0.0, 1.0)
@@ -686,7 +686,7 @@ def fit(
         elif out_fmt == Format.csv:
             _write_stdout(fit_csv(model))
         else:
-            print_fit_table(model, ds.source)
+            _write_stdout(fit_table_text(model, ds.source))
         return 0
 
     _run(work, traceback)
@@ -875,7 +875,7 @@ def compare(
     def work() -> int:
         from .compare import differences, disagreements, run_methods
         from .fitting import read_dataset
-        from .report import compare_table, dumps, stdout_console
+        from .report import compare_csv, compare_text, dumps
         from .solvers import available, get_solver
 
         if json_ and fmt not in (Format.table, Format.json):
@@ -910,12 +910,9 @@ def compare(
             records.append(d)
         if json_ or fmt == Format.json:
             _write_stdout(dumps(records) + "\n")
-        elif fmt == Format.csv:
-            from .report import compare_csv
-
-            _write_stdout(compare_csv(records, ds.problem.features, not no_intercept))
         else:
-            stdout_console().print(compare_table(records, ds.problem.features, not no_intercept))
+            show = compare_csv if fmt == Format.csv else compare_text
+            _write_stdout(show(records, ds.problem.features, not no_intercept))
         failed = [r for r in rows if r.error]
         for r in failed:
             _note(f"{r.method} failed: {r.error}", quiet)

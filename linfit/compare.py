@@ -61,8 +61,8 @@ def run_methods(
 
 
 def differences(rows: list[CompareRow], intercept: bool) -> dict[str, dict[str, float]]:
-    """Per method: the largest absolute coefficient difference from lstsq (user units) and
-    the largest standardised one."""
+    """Per method: the largest absolute coefficient difference from lstsq (user units, kept
+    in the JSON) and the largest standardised one (the table's column, what --check tests)."""
     ref = next((r for r in rows if r.method == "lstsq" and r.doc), None)
     out: dict[str, dict[str, float]] = {}
     if ref is None:
@@ -72,13 +72,20 @@ def differences(rows: list[CompareRow], intercept: bool) -> dict[str, dict[str, 
             continue
         a = _coef(r.doc, intercept)
         b = _coef(ref.doc, intercept)
+        std = std_diff(r, ref)
         out[r.method] = {
             "max_abs_diff": float(np.max(np.abs(a - b))),
-            "max_std_diff": float(np.max(np.abs(r.standardised - ref.standardised)))
-            if r.standardised is not None
-            else float("nan"),
+            "max_std_diff": float(np.max(std)) if std is not None else float("nan"),
         }
     return out
+
+
+def std_diff(row: CompareRow, ref: CompareRow) -> np.ndarray | None:
+    """|standardised coefficients − lstsq's|: what the table shows (its maximum) and what
+    ``--check`` tests, from one place."""
+    if row.standardised is None or ref.standardised is None:
+        return None
+    return np.abs(row.standardised - ref.standardised)
 
 
 def disagreements(rows: list[CompareRow], rtol: float, atol: float) -> list[str]:
@@ -88,9 +95,9 @@ def disagreements(rows: list[CompareRow], rtol: float, atol: float) -> list[str]
     if ref is None or ref.standardised is None:
         return bad
     for r in rows:
-        if r.doc is None or r.method == "lstsq" or r.standardised is None:
+        diff = std_diff(r, ref)
+        if r.doc is None or r.method == "lstsq" or diff is None:
             continue
-        diff = np.abs(r.standardised - ref.standardised)
         limit = atol + rtol * np.abs(ref.standardised)
         if np.any(diff > limit):
             k = int(np.argmax(diff - limit))

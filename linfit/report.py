@@ -1,4 +1,5 @@
-"""Rendering: Rich tables for people, JSON and CSV for machines. No fitting logic here.
+"""Rendering: text tables for people (laid out by layout.py for the output's width), JSON
+and CSV for machines. No fitting logic here.
 
 Results go to stdout; epoch logs, progress and notices go to stderr.
 """
@@ -10,29 +11,14 @@ import io
 import json
 import math
 import sys
+import textwrap
 import time
 from typing import Any
 
-from rich import box
 from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
+from .layout import MIN_DIGITS, MISSING, Column, Grid, number, output_width, render
 from .model import LinearModel
-
-
-def fmt(v: Any, digits: int = 10) -> str:
-    if v is None:
-        return "—"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "—"
-        return f"{v:.{digits}g}"
-    return str(v)
 
 
 def _pfmt(p: Any) -> str:
@@ -41,24 +27,8 @@ def _pfmt(p: Any) -> str:
     return "< 1e-300" if p < 1e-300 else f"{p:.3g}"
 
 
-class PipeConsole(Console):
-    """A Console that lets a closed pipe propagate as BrokenPipeError (the CLI exits 141),
-    where Rich's own handler would exit 1."""
-
-    def on_broken_pipe(self) -> None:
-        self.quiet = True
-        raise BrokenPipeError
-
-
-def stdout_console() -> Console:
-    # Piped output is never cut to 80 columns: a number must not lose digits to an ellipsis.
-    width = None if sys.stdout.isatty() else 200
-    return PipeConsole(file=sys.stdout, highlight=False, width=width)
-
-
 def stderr_console() -> Console:
-    width = None if sys.stderr.isatty() else 200
-    return Console(file=sys.stderr, highlight=False, width=width)
+    return Console(file=sys.stderr, highlight=False, width=output_width(sys.stderr))
 
 
 def _param_names(model: LinearModel) -> list[tuple[str, str, float]]:
@@ -75,75 +45,119 @@ def fit_heading(model: LinearModel, source: str) -> str:
     )
 
 
-def fit_tables(model: LinearModel) -> list[Table]:
-    """The parameter table and the metrics table of a fit."""
+#: How linfit's AIC/BIC relate to R's (see inference.py: k counts the coefficients only).
+IC_NOTE = (
+    "AIC and BIC count k = the coefficients (as statsmodels does); R's AIC() and BIC() "
+    "also count σ, so theirs are larger by 2 and by log(n)."
+)
+
+
+def fit_grids(model: LinearModel) -> list[Grid]:
+    """The parameter table and the metrics table of a fit, before layout."""
     s = model.stats
-    params = Table(box=box.SIMPLE_HEAD)
-    params.add_column("parameter", no_wrap=True)
-    params.add_column("estimate", justify="right", no_wrap=True)
+    cols = [Column("parameter", "left"), Column("estimate", max_digits=10)]
     if s:
-        level = s["fit"]["level"]
-        pct = f"{level * 100:g}%"
-        for head in ("std. error", "t", "p", f"{pct} CI low", f"{pct} CI high"):
-            params.add_column(head, justify="right", overflow="fold")
+        pct = f"{s['fit']['level'] * 100:g}%"
+        cols += [
+            Column("std. error", max_digits=6),
+            Column("t", max_digits=6),
+            Column("p"),
+            Column(f"{pct} CI low", max_digits=8),
+            Column(f"{pct} CI high", max_digits=8),
+        ]
+    rows = []
     for key, label, value in _param_names(model):
-        row = [escape(label), fmt(value, 12)]
+        row: list[Any] = [label, float(value)]
         if s:
             c = s["coef"][key]
-            row += [
-                fmt(c["se"], 6),
-                fmt(c["t"], 6),
-                _pfmt(c["p"]),
-                fmt(c["ci_low"], 8),
-                fmt(c["ci_high"], 8),
-            ]
-        params.add_row(*row)
+            row += [c["se"], c["t"], _pfmt(c["p"]), c["ci_low"], c["ci_high"]]
+        rows.append(row)
+    params = Grid(None, cols, rows, name="coefficients")
     m = model.metrics
-    met = Table(box=box.SIMPLE_HEAD, title="fit", title_justify="left")
-    met.add_column("metric")
-    met.add_column("value", justify="right")
     r2_label = "R²" if m.get("r2_kind") == "centred" else "R² (uncentred: no intercept)"
-    rows: list[tuple[str, Any]] = [
+    items: list[tuple[str, Any]] = [
         ("n", model.n_samples),
         ("loss (½·MSE)", m.get("loss")),
         ("MSE", m.get("mse")),
         ("RMSE", m.get("rmse")),
         (r2_label, m.get("r2")),
     ]
+    notes = []
     if s:
         f = s["fit"]
-        rows += [
+        items += [
             ("adjusted R²", f["adj_r2"]),
             ("residual std. error", f["sigma"]),
             ("degrees of freedom", f["df_resid"]),
             (f"F ({f['df_model']}, {f['df_resid']})", f["f"]),
             ("p (F)", _pfmt(f["f_p"])),
             ("log-likelihood", f["loglik"]),
-            ("AIC", f["aic"]),
-            ("BIC", f["bic"]),
+            ("AIC (k coefficients)", f["aic"]),
+            ("BIC (k coefficients)", f["bic"]),
         ]
-    rows.append(("condition number", m.get("cond")))
+        notes.append(IC_NOTE)
+        if s.get("assumes_convergence"):
+            notes.append(
+                "statistics are computed at the parameters reached; they assume convergence"
+            )
+    items.append(("condition number", m.get("cond")))
     sv = model.solver
     if "epochs_run" in sv:
-        rows += [("epochs run", sv["epochs_run"]), ("converged", sv["converged"])]
+        items += [("epochs run", sv["epochs_run"]), ("converged", sv["converged"])]
         if sv.get("device"):
-            rows.append(("device", f"{sv['device']} ({sv.get('dtype')})"))
-    for label, value in rows:
-        met.add_row(escape(label), value if isinstance(value, str) else fmt(value))
-    if s and s.get("assumes_convergence"):
-        met.caption = "statistics are computed at the parameters reached; they assume convergence"
-    return [params, met]
+            items.append(("device", f"{sv['device']} ({sv.get('dtype')})"))
+    metrics = Grid(
+        "fit",
+        [Column("metric", "left"), Column("value", max_digits=10)],
+        [[label, _num(value)] for label, value in items],
+        notes=notes,
+    )
+    return [params, metrics]
 
 
-def print_fit_table(model: LinearModel, source: str) -> None:
-    con = stdout_console()
-    con.print(fit_heading(model, source), markup=False, soft_wrap=True)
-    for table in fit_tables(model):
-        con.print(table)
+def fit_table_text(model: LinearModel, source: str) -> str:
+    """The heading, the coefficient table and the metrics table, laid out for stdout."""
+    width = output_width(sys.stdout)
+    head = fit_heading(model, source)
+    parts = [head] if len(head) <= width else head.split("  [", 1)
+    if len(parts) == 2:
+        parts[1] = "[" + parts[1]
+    keep = f"n = {model.n_samples}]"  # never split "n =" from its number
+    glued = [p.replace(keep, keep.replace(" ", "\0")) for p in parts]
+    lines = [ln for p in glued for ln in textwrap.wrap(p, width, break_on_hyphens=False)]
+    text = "\n".join(lines).replace("\0", " ")
+    return text + "\n" + "".join(render(g, width) for g in fit_grids(model))
+
+
+def _num(v: Any) -> Any:
+    """Numbers as floats (numpy scalars included), so the layout chooses their digits."""
+    if isinstance(v, (str, bool, int)) or v is None:
+        return v
+    return float(v)
+
+
+def _stats_columns(model: LinearModel) -> tuple[list[str], list[str]]:
+    """The CSV's statistics columns: level, then se, t, p and CI per coefficient."""
+    s = model.stats
+    prefixes = (["b"] if model.intercept else []) + [f"w_{f}" for f in model.features]
+    head, row = ["level"], [_csv_num(s["fit"]["level"]) if s else ""]
+    for prefix, (key, _, _) in zip(prefixes, _param_names(model)):
+        c = s["coef"][key] if s else {}
+        for stat in CSV_STATS:
+            head.append(f"{prefix}_{stat}")
+            row.append(_csv_num(c.get(stat)))
+    return head, row
+
+
+#: Per-coefficient statistics in ``--format csv``, in column order.
+CSV_STATS = ("se", "t", "p", "ci_low", "ci_high")
+#: Solver columns in ``--format csv`` (empty for lstsq).
+CSV_SOLVER = ("epochs_run", "converged", "stop_reason")
 
 
 def fit_csv(model: LinearModel) -> str:
-    """One header row and one row: method, target, n, b, w per feature, metrics."""
+    """One header row and one row: method, target, n, b, w per feature, metrics (the original
+    columns, kept in place), then the statistics and the gradient solvers' stopping state."""
     buf = io.StringIO()
     m = model.metrics
     head = ["method", "target", "n", "b"] + [f"w_{f}" for f in model.features]
@@ -151,10 +165,25 @@ def fit_csv(model: LinearModel) -> str:
     row = [model.method, model.target, model.n_samples, repr(float(model.b))]
     row += [repr(float(v)) for v in model.w]
     row += [_csv_num(m.get(k)) for k in ("loss", "mse", "rmse", "r2")]
+    stats_head, stats_row = _stats_columns(model)
+    head += stats_head + list(CSV_SOLVER)
+    row += stats_row + [_csv_cell(model.solver.get(k)) for k in CSV_SOLVER]
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(head)
     writer.writerow(row)
     return buf.getvalue()
+
+
+def _csv_cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return _csv_num(v)
+    return str(v)
 
 
 def _csv_num(v: Any) -> str:
@@ -167,29 +196,28 @@ class EpochLogTable:
     """Collects the logged epochs and prints them as one table on stderr."""
 
     def __init__(self, features: list[str], intercept: bool) -> None:
-        self.table = Table(title="epoch log", box=box.SIMPLE_HEAD, title_justify="left")
-        for head in ["epoch", "loss"] + [f"w[{f}]" for f in features]:
-            self.table.add_column(escape(head), justify="right")
-        if intercept:
-            self.table.add_column("b", justify="right")
+        heads = ["epoch", "loss"] + [f"w[{f}]" for f in features] + (["b"] if intercept else [])
+        self.columns = [Column(h) for h in heads]
         self.intercept = intercept
-        self.rows = 0
+        self.rows: list[list[Any]] = []
 
     def __call__(self, entry) -> None:
-        cells = [str(entry.epoch), fmt(entry.loss, 8)] + [fmt(float(v), 8) for v in entry.w]
+        cells = [int(entry.epoch), float(entry.loss)] + [float(v) for v in entry.w]
         if self.intercept:
-            cells.append(fmt(entry.b, 8))
-        self.table.add_row(*cells)
-        self.rows += 1
+            cells.append(float(entry.b))
+        self.rows.append(cells)
 
     def print(self) -> None:
         if self.rows:
-            stderr_console().print(self.table)
+            grid = Grid("epoch log", self.columns, self.rows)
+            sys.stderr.write(render(grid, output_width(sys.stderr)))
+            sys.stderr.flush()
 
 
 class EpochProgress:
     """A Rich progress bar on stderr, shown only when a run looks like taking over a second
-    or two and stderr is a terminal."""
+    or two and stderr is a terminal. It is laid out for the terminal's width: the bar
+    shrinks, then the timings go, so the loss is never cut."""
 
     def __init__(self, total: int, enabled: bool, threshold_s: float = 1.5) -> None:
         self.total = total
@@ -199,6 +227,7 @@ class EpochProgress:
         self.bar = None
         self.task = None
         self.last = 0.0
+        self.digits = 6
 
     def __call__(self, epoch: int, loss: float) -> None:
         if not self.enabled:
@@ -210,61 +239,134 @@ class EpochProgress:
             if elapsed / epoch * self.total < self.threshold:
                 self.enabled = False
                 return
-            from rich.progress import (
-                BarColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            self.bar = Progress(
-                TextColumn("epoch {task.completed}/{task.total}"),
-                BarColumn(),
-                TextColumn("loss {task.fields[loss]}"),
-                TimeElapsedColumn(),
-                TimeRemainingColumn(),
-                console=stderr_console(),
-                transient=True,
-                auto_refresh=False,  # refreshed below, at most 10 times a second
-            )
-            self.bar.start()
-            self.task = self.bar.add_task("fit", total=self.total, loss="")
+            self._start()
         now = time.perf_counter()
         if now - self.last >= 0.1 or epoch >= self.total:  # a bar update costs ~1 ms
             self.last = now
-            self.bar.update(self.task, completed=epoch, loss=fmt(loss, 6), refresh=True)
+            loss_text = number(float(loss), self.digits)
+            self.bar.update(self.task, completed=epoch, loss=loss_text, refresh=True)
+
+    def _start(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        width = output_width(sys.stderr) - 1  # the last column of a terminal wraps
+        counter = len(f"epoch {self.total}/{self.total}")
+        self.digits = 6 if width >= 40 else MIN_DIGITS
+        loss = len("loss ") + len(f"{-1.0 / 3e-100:.{self.digits}g}")  # widest loss shown
+        columns: list[Any] = [
+            TextColumn("epoch {task.completed}/{task.total}"),
+            TextColumn("loss {task.fields[loss]}"),
+        ]
+        used = counter + 1 + loss
+        timing = len("0:00:00") + 1
+        if width - used >= 2 * timing + 11:
+            columns += [TimeElapsedColumn(), TimeRemainingColumn()]
+            used += 2 * timing
+        if width - used >= 11:
+            columns.insert(1, BarColumn(bar_width=min(40, width - used - 1)))
+        self.bar = Progress(
+            *columns,
+            console=Console(file=sys.stderr, highlight=False, width=width),
+            transient=True,
+            auto_refresh=False,  # refreshed in __call__, at most 10 times a second
+        )
+        self.bar.start()
+        self.task = self.bar.add_task("fit", total=self.total, loss="")
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.stop()
 
 
-def compare_table(rows: list[dict[str, Any]], features: list[str], intercept: bool) -> Table:
-    table = Table(title="linfit compare", box=box.SIMPLE_HEAD, title_justify="left")
-    heads = ["method", "device"] + [f"w[{f}]" for f in features]
-    heads += (["b"] if intercept else []) + ["loss", "R²", "epochs", "time (s)", "max |Δ| vs lstsq"]
-    for h in heads:
-        table.add_column(escape(h), justify="left" if h in ("method", "device") else "right")
+#: Header of compare's difference column; the note below the table says what it measures.
+DIFF_HEAD = "max std. |Δ|"
+DIFF_NOTE = (
+    "max std. |Δ|: the largest difference from lstsq's coefficients on the unit-free scale "
+    "that --check tests (w·sd(x)/sd(y); the intercept through the fitted mean, over sd(y)). "
+    "Raw differences, in the data's units, are in --format json and csv."
+)
+
+
+def compare_grid(rows: list[dict[str, Any]], features: list[str], intercept: bool) -> Grid:
+    """compare's table: one row per method, before layout."""
+    heads = [f"w[{f}]" for f in features] + (["b"] if intercept else [])
+    cols = [Column("method", "left"), Column("device", "left")]
+    cols += [Column(h, max_digits=10) for h in heads]
+    cols += [
+        Column("loss"),
+        Column("R²"),
+        Column("epochs"),
+        Column("time (s)"),
+        Column(DIFF_HEAD, max_digits=3, min_digits=3),
+    ]
+    out, notes = [], [DIFF_NOTE]
     for r in rows:
         if r.get("error"):
-            table.add_row(
-                r["method"], r.get("device") or "—", f"[red]failed: {escape(r['error'])}[/red]"
-            )
+            out.append([r["method"], r.get("device") or MISSING, "failed"])
+            notes.append(f"{r['method']} failed: {r['error']}")
             continue
-        cells = [r["method"], r.get("device") or "cpu"]
-        cells += [fmt(r["w"][f], 10) for f in features]
+        cells: list[Any] = [r["method"], r.get("device") or "cpu"]
+        cells += [float(r["w"][f]) for f in features]
         if intercept:
-            cells.append(fmt(r["b"], 10))
+            cells.append(float(r["b"]))
         cells += [
-            fmt(r["metrics"].get("loss"), 8),
-            fmt(r["metrics"].get("r2"), 8),
-            fmt(r.get("epochs_run")),
+            _num(r["metrics"].get("loss")),
+            _num(r["metrics"].get("r2")),
+            r.get("epochs_run"),
             f"{r['wall_time_s']:.4f}",
-            fmt(r.get("max_abs_diff"), 3),
+            _num(r.get("max_std_diff")),
         ]
-        table.add_row(*cells)
-    return table
+        out.append(cells)
+    return Grid("linfit compare", cols, out, notes=notes)
+
+
+def compare_text(rows: list[dict[str, Any]], features: list[str], intercept: bool) -> str:
+    """compare's table laid out for stdout's width."""
+    return render(compare_grid(rows, features, intercept), output_width(sys.stdout))
+
+
+#: compare's CSV columns after the coefficients, in order.
+COMPARE_CSV = (
+    "loss",
+    "mse",
+    "rmse",
+    "r2",
+    "epochs_run",
+    "converged",
+    "stop_reason",
+    "wall_time_s",
+    "max_abs_diff",
+    "max_std_diff",
+    "error",
+)
+
+
+def compare_csv(rows: list[dict[str, Any]], features: list[str], intercept: bool) -> str:
+    """One header row, then one row per method, every number at full precision."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    coefs = [f"w_{f}" for f in features] + (["b"] if intercept else [])
+    writer.writerow(["method", "device", *coefs, *COMPARE_CSV])
+    for r in rows:
+        ok = not r.get("error")
+        metrics = r.get("metrics") or {}
+        solver = r.get("solver") or {}
+        row = [r["method"], _csv_cell(r.get("device"))]
+        row += [_csv_num(r["w"][f]) if ok else "" for f in features]
+        if intercept:
+            row.append(_csv_num(r["b"]) if ok else "")
+        row += [_csv_num(metrics.get(k)) for k in ("loss", "mse", "rmse", "r2")]
+        row += [_csv_cell(solver.get(k)) for k in CSV_SOLVER]
+        row += [_csv_num(r.get(k)) for k in ("wall_time_s", "max_abs_diff", "max_std_diff")]
+        row.append(_csv_cell(r.get("error")))
+        writer.writerow(row)
+    return buf.getvalue()
 
 
 def dumps(obj: Any) -> str:
