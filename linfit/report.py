@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .model import LinearModel
+from .model import INTERCEPT, LinearModel
 
 
 def fmt(v: Any, digits: int = 10) -> str:
@@ -53,7 +53,8 @@ def stderr_console() -> Console:
 
 
 def _param_names(model: LinearModel) -> list[tuple[str, str, float]]:
-    rows = [("b", "b (intercept)", model.b)] if model.intercept else []
+    """(key in ``stats.coef``, label, estimate) of each parameter, the intercept first."""
+    rows = [(INTERCEPT, "b (intercept)", model.b)] if model.intercept else []
     rows += [(f, f"w[{f}]", float(v)) for f, v in zip(model.features, model.w)]
     return rows
 

@@ -65,9 +65,10 @@ def test_predict_stdin_json_lines_and_column(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     recs = [json.loads(line) for line in proc.stdout.splitlines()]
+    # input cells stay text, whatever the column; the prediction is a number (null: none)
     assert recs == [
-        {"x": 10.0, "y": 1.0, "label": "a", "yhat": pytest.approx(17.0, rel=1e-14)},
-        {"x": None, "y": 2.0, "label": "b", "yhat": None},
+        {"x": "10", "y": "1", "label": "a", "yhat": pytest.approx(17.0, rel=1e-14)},
+        {"x": "", "y": "2", "label": "b", "yhat": None},
     ]
 
 
