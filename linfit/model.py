@@ -338,9 +338,9 @@ def _what(value: Any) -> str:
         text = str(value)
         return text if len(text) <= 40 else f"a number of {len(text)} characters"
     if isinstance(value, list):
-        return f"a list of {len(value)} items"
+        return f"a list of {len(value)} item{'' if len(value) == 1 else 's'}"
     if isinstance(value, dict):
-        return f"an object with {len(value)} keys"
+        return f"an object with {len(value)} key{'' if len(value) == 1 else 's'}"
     return type(value).__name__
 
 
@@ -393,7 +393,9 @@ def read_model_text(path: str) -> str:
             f"{path}: no such model file; make one with linfit fit DATA --save {path}"
         ) from None
     except IsADirectoryError:
-        raise ModelFileError(f"{path} is a directory, not a model file") from None
+        raise ModelFileError(
+            f"{path} is a directory, not a model file; give the file linfit fit --save wrote"
+        ) from None
     except PermissionError:
         raise ModelFileError(f"{path}: permission denied; check the file's permissions") from None
     except OSError as exc:
@@ -405,7 +407,7 @@ def read_model_text(path: str) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ModelFileError(
-            f"{path}: not a linfit model (not UTF-8 text: byte {exc.start}); make one with "
+            f"{path}: not a linfit model (byte {exc.start} is not UTF-8 text); make one with "
             "linfit fit DATA --save MODEL"
         ) from None
 
