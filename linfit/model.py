@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from .atomic import atomic_write_text
-from .errors import DataError, ModelFileError, quote
+from .errors import DataError, ModelFileError, OutputError, quote
 from .limits import MAX_MODEL_BYTES, MAX_PARAMS
 
 SCHEMA = "linfit-model"
@@ -130,8 +130,18 @@ class LinearModel:
         return json.dumps(self.to_doc(), indent=indent, allow_nan=False)
 
     def save(self, path: str) -> None:
-        """Write the document atomically (temporary file, then rename)."""
-        atomic_write_text(path, self.to_json() + "\n")
+        """Write the document atomically (temporary file, then rename); a document larger
+        than the loader reads (``MAX_MODEL_BYTES``) is refused, not written."""
+        text = self.to_json() + "\n"
+        size = len(text.encode("utf-8"))
+        if size > MAX_MODEL_BYTES:
+            raise OutputError(
+                f"{path}: the model would take {size / 2**20:.0f} MB, more than the "
+                f"{MAX_MODEL_BYTES >> 20} MB a model file may hold (linfit predict would refuse "
+                "it); its inference block grows with the square of the features and its "
+                "history with the epochs: fit with --no-stats, or log fewer epochs"
+            )
+        atomic_write_text(path, text)
 
     @classmethod
     def from_doc(cls, doc: Any, source: str = "model") -> LinearModel:

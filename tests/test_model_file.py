@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 import linfit
-from linfit.errors import DataError, ModelFileError
+from linfit.errors import DataError, ModelFileError, OutputError
 from linfit.limits import MAX_MODEL_BYTES
 from linfit.model import INTERCEPT, SCHEMA_VERSION, load_model, parse_model_text
 
@@ -79,6 +79,26 @@ def test_version_2_round_trip(tmp_path):
     loaded = load_model(str(tmp_path / "m.json"))
     assert loaded.to_doc() == m.to_doc()
     assert loaded.stats["coef"][INTERCEPT]["se"] != loaded.stats["coef"]["b"]["se"]
+
+
+def test_a_model_larger_than_the_loader_reads_is_not_saved(tmp_path, monkeypatch):
+    """What --save writes, predict must read: both use MAX_MODEL_BYTES."""
+    import linfit.model as model_module
+
+    m = linfit.fit(str(V1 / "data.csv"))
+    path = tmp_path / "m.json"
+    size = len(m.to_json()) + 1
+    monkeypatch.setattr(model_module, "MAX_MODEL_BYTES", size)
+    m.save(str(path))  # exactly at the limit: written, and read back
+    assert load_model(str(path)).to_doc() == m.to_doc()
+    monkeypatch.setattr(model_module, "MAX_MODEL_BYTES", size - 1)
+    path.unlink()
+    with pytest.raises(OutputError, match="--no-stats"):
+        m.save(str(path))
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ModelFileError, match="larger than"):
+        path.write_text(m.to_json() + "\n")
+        load_model(str(path))
 
 
 # -- version 1 -------------------------------------------------------------------------------
