@@ -167,14 +167,14 @@ def predict_csv(
                 use = ok & ~np.isnan(yv)
                 stats.update(X[use], yv[use])
             report.rows += len(frame)
-            _write(out, frame, cols, fmt, first, reader.sep, options.decimal)
+            write_block(out, frame, cols, fmt, first, reader.sep, options.decimal)
             first = False
         if first:  # no data rows: still write the header
             import pandas as pd
 
             empty = pd.DataFrame(columns=reader.columns)
             no_rows = {c: np.empty(0) for c in extra}
-            _write(out, empty, no_rows, fmt, True, reader.sep, options.decimal)
+            write_block(out, empty, no_rows, fmt, True, reader.sep, options.decimal)
     finally:
         reader.close()
     if stats is not None and stats.n:
@@ -182,8 +182,9 @@ def predict_csv(
     return report
 
 
-def _write(out, frame, cols, fmt, first, sep: str, decimal: str) -> None:
-    """One block: the input's cells as text, then the prediction columns."""
+def write_block(out, frame, cols, fmt: str, first: bool, sep: str, decimal: str) -> None:
+    """One block of text cells, then the prediction columns (``cols``: name → floats), as
+    CSV (``first``: with the header) or JSON Lines (also used by the Dask engine)."""
     if fmt == "csv":
         frame = frame.copy()
         for k, v in cols.items():
