@@ -235,7 +235,9 @@ def predict_dask(
         width = max(5, len(str(len(parts))))
         paths = [os.path.join(out_dir, f"part-{i:0{width}d}.{ext}") for i in range(len(parts))]
         tasks = [
-            delayed(_write_partition)(part, model, path, csv, column, fmt, f"partition {i}")
+            delayed(_write_partition)(
+                part, model, path, csv, column, fmt, f"partition {i}", reader.sep
+            )
             for i, (part, path) in enumerate(zip(parts, paths))
         ]
         _compute(client, delayed(list)(tasks))
@@ -243,18 +245,17 @@ def predict_dask(
 
 
 def _write_partition(
-    pdf, model: LinearModel, path: str, csv: CsvOptions, column, fmt, label: str
+    pdf, model: LinearModel, path: str, csv: CsvOptions, column, fmt, label: str, sep: str
 ) -> int:
     """Predict one partition and write it atomically; returns its row count. Errors name
     the partition and the row within it (``label``, row 1 = its first row)."""
     from .atomic import atomic_writer
-    from .predict import _write, predict_frame
+    from .predict import predict_frame, write_block
 
     pred_col = column or f"{model.target}_pred"
     names = list(pdf.columns)
     idx = [names.index(f) for f in model.features]
     _, _, pred = predict_frame(model, pdf, idx, label, 1, csv)
-    t_idx = names.index(model.target) if model.target in names else None
     with atomic_writer(path, "w", encoding="utf-8", newline="") as fh:
-        _write(fh, pdf, {pred_col: pred}, fmt, True, names, idx, t_idx)
+        write_block(fh, pdf, {pred_col: pred}, fmt, True, sep, csv.decimal)
     return len(pdf)

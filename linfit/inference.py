@@ -14,6 +14,7 @@ import numpy as np
 
 from .accumulate import DesignStats
 from .linalg import inv_upper
+from .model import INTERCEPT
 
 
 def design_factor(stats: DesignStats, intercept: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -64,7 +65,7 @@ def compute(
         t = est / se
         pval = 2.0 * stdtr(df, -np.abs(t)) if df > 0 else np.full(k, np.nan)
         tcrit = float(stdtrit(df, 1.0 - (1.0 - level) / 2.0)) if df > 0 else float("nan")
-    names = (["b"] if intercept else []) + list(features)
+    names = ([INTERCEPT] if intercept else []) + list(features)
     coef = {
         name: {
             "estimate": float(est[i]),
@@ -123,7 +124,7 @@ def intervals(
     R = np.asarray(inference["r"], dtype=np.float64)
     shift = np.asarray(inference["frame_shift"], dtype=np.float64)
     d = np.asarray(inference["frame_scale"], dtype=np.float64)
-    sigma = float(inference["sigma"])
+    sigma = math.nan if inference["sigma"] is None else float(inference["sigma"])  # null: df 0
     df = int(inference["df_resid"])
     A = (X - shift) * d
     if inference["intercept"]:

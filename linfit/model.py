@@ -1,9 +1,15 @@
 """LinearModel: the fitted line, its JSON document, atomic save and a strict loader.
 
-The document (``schema: linfit-model``, ``schema_version: 1``) is what ``fit --format json``
+The document (``schema: linfit-model``, ``schema_version: 2``) is what ``fit --format json``
 prints, what ``--save`` writes and what ``predict`` reads. Required fields: ``schema``,
 ``schema_version``, ``target``, ``features``, ``w`` (feature → coefficient) and ``b``.
-Loading a model only parses JSON: it never executes anything.
+Version 2 names the intercept ``(Intercept)`` wherever it shares a mapping with the features
+(``stats.coef``); version 1 named it ``b``, which a feature called ``b`` overwrote. Version-1
+files are still read (their ``b`` entry is renamed on loading).
+
+Loading a model only parses JSON: it never executes anything. The loader reads at most
+``MAX_MODEL_BYTES``, bounds how many JSON values a file of that size may hold, and checks
+the type and shape of every field it uses, so that a damaged file is one ``ModelFileError``.
 """
 
 from __future__ import annotations
@@ -11,16 +17,37 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
 from .atomic import atomic_write_text
-from .errors import ModelFileError
+from .errors import DataError, ModelFileError, OutputError, quote
+from .limits import MAX_MODEL_BYTES, MAX_PARAMS
 
 SCHEMA = "linfit-model"
-SCHEMA_VERSION = 1
-SUPPORTED_VERSIONS = (1,)
+SCHEMA_VERSION = 2
+SUPPORTED_VERSIONS = (1, 2)
+#: The intercept's key in mappings shared with the features (R's name; a column may not
+#: take it, so no feature can collide with the intercept).
+INTERCEPT = "(Intercept)"
+#: Least bytes of file per JSON value (counted as commas, colons, brackets and braces): the
+#: parsed document then takes under 10× the file's size (tests/test_model_file.py measures
+#: it). The files linfit writes have 12 to 15 bytes per value, 8 to 10 when minified.
+MIN_BYTES_PER_VALUE = 8
+#: Longest integer literal read (a seed has 20 digits at most; longer ones are damage).
+MAX_INT_DIGITS = 40
+_REFIT = "refit it with linfit fit DATA --save MODEL"
+
+
+def check_names(features: list[str], target: str, source: str = "the data") -> None:
+    """Refuse a feature or target named like the intercept's key (``(Intercept)``)."""
+    for name, role in [(f, "feature") for f in features] + [(target, "target")]:
+        if name == INTERCEPT:
+            raise DataError(
+                f"{source}: the {role} column is named {INTERCEPT!r}, the name linfit's "
+                "model document gives the intercept; rename that column"
+            )
 
 
 @dataclass
@@ -42,6 +69,11 @@ class LinearModel:
     stats: dict[str, Any] | None = None
     inference: dict[str, Any] | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    #: The file the model was loaded from, for messages (not part of the document).
+    source: str | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        check_names(self.features, self.target)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Predictions for the rows of X (columns in ``features`` order)."""
@@ -99,28 +131,42 @@ class LinearModel:
         return json.dumps(self.to_doc(), indent=indent, allow_nan=False)
 
     def save(self, path: str) -> None:
-        """Write the document atomically (temporary file, then rename)."""
-        atomic_write_text(path, self.to_json() + "\n")
+        """Write the document atomically (temporary file, then rename); a document larger
+        than the loader reads (``MAX_MODEL_BYTES``) is refused, not written."""
+        text = self.to_json() + "\n"
+        size = len(text.encode("utf-8"))
+        if size > MAX_MODEL_BYTES:
+            raise OutputError(
+                f"{path}: the model would take {size / 2**20:.0f} MB, more than the "
+                f"{MAX_MODEL_BYTES >> 20} MB a model file may hold (linfit predict would refuse "
+                "it); its inference block grows with the square of the features and its "
+                "history with the epochs: fit with --no-stats, or log fewer epochs"
+            )
+        atomic_write_text(path, text)
 
     @classmethod
     def from_doc(cls, doc: Any, source: str = "model") -> LinearModel:
-        """Validate a parsed document and build the model; errors name the problem."""
+        """Validate a parsed document and build the model; errors name the file and field."""
         if not isinstance(doc, dict):
-            raise ModelFileError(f"{source}: not a linfit model (expected a JSON object)")
+            raise ModelFileError(
+                f"{source}: not a linfit model (expected a JSON object, found {_what(doc)}); "
+                "make one with linfit fit DATA --save MODEL"
+            )
         if doc.get("schema") != SCHEMA:
             raise ModelFileError(
                 f"{source}: not a linfit model (field 'schema' should be {SCHEMA!r}); make "
                 "one with linfit fit DATA --save MODEL"
             )
         version = doc.get("schema_version")
-        if version not in SUPPORTED_VERSIONS:
+        if type(version) is not int or version not in SUPPORTED_VERSIONS:
             raise ModelFileError(
-                f"{source}: model schema version {version!r} is not one this linfit reads "
-                f"({', '.join(map(str, SUPPORTED_VERSIONS))}); refit it with this version"
+                f"{source}: model schema version {_what(version)} is not one this linfit "
+                f"reads ({', '.join(map(str, SUPPORTED_VERSIONS))}); refit it with this version"
             )
         for key in ("target", "features", "w", "b"):
             if key not in doc:
-                raise ModelFileError(f"{source}: required field {key!r} is missing")
+                raise ModelFileError(f"{source}: required field {key!r} is missing; {_REFIT}")
+        v = _Checker(source)
         features = doc["features"]
         if (
             not isinstance(features, list)
@@ -128,74 +174,289 @@ class LinearModel:
             or not all(isinstance(f, str) for f in features)
             or len(set(features)) != len(features)
         ):
-            raise ModelFileError(f"{source}: 'features' must be a non-empty list of unique names")
-        if not isinstance(doc["target"], str):
-            raise ModelFileError(f"{source}: 'target' must be a column name")
-        w = doc["w"]
-        if not isinstance(w, dict) or set(w) != set(features):
-            raise ModelFileError(f"{source}: 'w' must map each of the features to a number")
-        coef = [w[f] for f in features]
-        _check_numbers(source, "w", coef)
-        _check_numbers(source, "b", [doc["b"]])
+            v.fail("features", "a non-empty list of unique column names", features)
+        if len(features) > MAX_PARAMS:
+            v.fail("features", f"a list of at most {MAX_PARAMS} names", features)
+        target = v.typed("target", doc["target"], str, "a column name")
+        if INTERCEPT in features or target == INTERCEPT:
+            raise ModelFileError(
+                f"{source}: a feature or the target is named {INTERCEPT!r}, the name the "
+                "model document gives the intercept; rename that column and refit"
+            )
+        w = v.by_feature("w", doc["w"], features)
+        b = v.number("b", doc["b"])
+        intercept = v.typed("intercept", doc.get("intercept", True), bool, "true or false")
         center = c = None
-        if doc.get("center") is not None:
-            cen = doc["center"]
-            if not isinstance(cen, dict) or not isinstance(cen.get("x"), dict):
-                raise ModelFileError(f"{source}: 'center' must hold 'x' and 'y'")
-            if set(cen["x"]) != set(features) or "y" not in cen:
-                raise ModelFileError(f"{source}: 'center' must give every feature and 'y'")
-            vals = [cen["x"][f] for f in features]
-            _check_numbers(source, "center", vals + [cen["y"]])
-            center, c = np.array(vals, dtype=np.float64), float(cen["y"])
+        cen = doc.get("center")
+        if cen is not None:
+            v.typed("center", cen, dict, 'an object {"x": {feature: value}, "y": value}')
+            if "y" not in cen:
+                v.fail("center", 'an object {"x": {feature: value}, "y": value}', cen)
+            center = v.by_feature("center.x", cen.get("x"), features)
+            c = v.number("center.y", cen["y"])
+        stats = v.optional("stats", doc.get("stats"), dict, "an object")
+        if stats is not None:
+            stats = _check_stats(v, stats, features, intercept, version)
+        inference = v.optional("inference", doc.get("inference"), dict, "an object")
+        if inference is not None:
+            _check_inference(v, inference, len(features), intercept)
         return cls(
             features=list(features),
-            target=doc["target"],
-            w=np.array(coef, dtype=np.float64),
-            b=float(doc["b"]),
-            intercept=bool(doc.get("intercept", True)),
-            method=str(doc.get("method", "unknown")),
-            n_samples=int(doc.get("n_samples", 0) or 0),
-            metrics=doc.get("metrics") or {},
+            target=target,
+            w=w,
+            b=b,
+            intercept=intercept,
+            method=v.typed("method", doc.get("method", "unknown"), str, "a method name"),
+            n_samples=v.count("n_samples", doc.get("n_samples", 0)),
+            metrics=v.optional("metrics", doc.get("metrics"), dict, "an object") or {},
             center=center,
             c=c,
-            solver=doc.get("solver") or {},
-            history=doc.get("history") or [],
-            stats=doc.get("stats"),
-            inference=doc.get("inference"),
-            data=doc.get("data") or {},
+            solver=v.optional("solver", doc.get("solver"), dict, "an object") or {},
+            history=_check_history(v, doc.get("history")),
+            stats=stats,
+            inference=inference,
+            data=v.optional("data", doc.get("data"), dict, "an object") or {},
+            source=source,
         )
 
 
-def _check_numbers(source: str, name: str, values: list[Any]) -> None:
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise ModelFileError(f"{source}: {name!r} holds {v!r}, not a finite number")
+class _Checker:
+    """Type and shape checks of a document's fields; each failure names the file and field."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, name: str, should: str, value: Any, at: str = "") -> NoReturn:
+        raise ModelFileError(
+            f"{self.source}: {name!r} holds {_what(value)}, not {should}{at}; the file is "
+            f"damaged or was not written by linfit: {_REFIT}"
+        )
+
+    def typed(self, name: str, value: Any, kind: type, should: str) -> Any:
+        # bool is an int subclass: `type(...) is` keeps true from passing as 1
+        ok = isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+        if not ok:
+            self.fail(name, should, value)
+        return value
+
+    def optional(self, name: str, value: Any, kind: type, should: str) -> Any:
+        """``null`` stands for an absent optional field."""
+        return None if value is None else self.typed(name, value, kind, should)
+
+    def number(self, name: str, value: Any, null_ok: bool = False, at: str = "") -> float:
+        if value is None and null_ok:
+            return float("nan")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            try:
+                x = float(value)
+            except OverflowError:
+                x = math.inf
+            if math.isfinite(x):
+                return x
+        self.fail(name, "a finite number" + (" or null" if null_ok else ""), value, at)
+
+    def count(self, name: str, value: Any) -> int:
+        if type(value) is not int or value < 0:
+            self.fail(name, "a whole number ≥ 0", value)
+        return value
+
+    def numbers(self, name: str, value: Any, n: int) -> np.ndarray:
+        """A list of exactly ``n`` finite numbers."""
+        if not isinstance(value, list) or len(value) != n:
+            self.fail(name, f"a list of {n} numbers", value)
+        for x in value:
+            self.number(name, x)
+        return np.array(value, dtype=np.float64)
+
+    def by_feature(self, name: str, value: Any, features: list[str]) -> np.ndarray:
+        """An object mapping each feature (and nothing else) to a finite number."""
+        if not isinstance(value, dict) or set(value) != set(features):
+            self.fail(name, "an object mapping each of the features to a number", value)
+        at = " (feature {})".format
+        return np.array([self.number(name, value[f], at=at(quote(f))) for f in features])
+
+
+def _check_stats(
+    v: _Checker, stats: dict[str, Any], features: list[str], intercept: bool, version: int
+) -> dict[str, Any]:
+    """``stats`` holds ``coef`` (name → object of numbers) and ``fit`` (an object).
+
+    Version 1 keyed the intercept ``b``; it becomes ``(Intercept)`` here (unless a feature is
+    named ``b``: that file's ``b`` entry is the feature's, and the intercept's was lost).
+    """
+    coef = v.optional("stats.coef", stats.get("coef"), dict, "an object")
+    v.optional("stats.fit", stats.get("fit"), dict, "an object")
+    if coef is None:
+        return stats
+    names = ([INTERCEPT] if intercept else []) + features
+    if version == 1 and intercept and "b" in coef and "b" not in features:
+        coef = {(INTERCEPT if k == "b" else k): e for k, e in coef.items()}
+        stats = {**stats, "coef": coef}
+    extra = set(coef) - set(names)
+    if extra:
+        v.fail("stats.coef", "a parameter", sorted(extra)[0], f" ({quote(', '.join(names))})")
+    for k, entry in coef.items():
+        v.typed(f"stats.coef.{k}", entry, dict, "an object of numbers")
+        for stat, x in entry.items():
+            v.number(f"stats.coef.{k}.{stat}", x, null_ok=True)
+    return stats
+
+
+def _check_inference(v: _Checker, inf: dict[str, Any], p: int, intercept: bool) -> None:
+    """The block ``predict --interval`` computes with: shapes must match the features."""
+    flag = v.typed("inference.intercept", inf.get("intercept"), bool, "true or false")
+    if flag != intercept:
+        v.fail("inference.intercept", f"{str(intercept).lower()} (as 'intercept' is)", flag)
+    k = p + int(intercept)
+    v.numbers("inference.frame_shift", inf.get("frame_shift"), p)
+    scale = v.numbers("inference.frame_scale", inf.get("frame_scale"), p)
+    if not (scale > 0).all():
+        v.fail("inference.frame_scale", "a positive number", float(scale.min()))
+    r = inf.get("r")
+    square = f"a {k}×{k} upper-triangular matrix (a list of {k} lists of {k} numbers)"
+    if not isinstance(r, list) or len(r) != k:
+        v.fail("inference.r", square, r)
+    for row in r:
+        if not isinstance(row, list) or len(row) != k:
+            v.fail("inference.r", f"a list of {k} numbers", row, " (as a row)")
+        for x in row:
+            v.number("inference.r", x)
+    R = np.array(r, dtype=np.float64)
+    if np.tril(R, -1).any() or not np.diag(R).all():
+        v.fail("inference.r", square + " with a nonzero diagonal", r)
+    sigma = v.number("inference.sigma", inf.get("sigma"), null_ok=True)
+    if sigma < 0:
+        v.fail("inference.sigma", "a number ≥ 0, or null", sigma)
+    v.count("inference.df_resid", inf.get("df_resid"))
+
+
+def _check_history(v: _Checker, history: Any) -> list[dict[str, Any]]:
+    history = v.optional("history", history, list, "a list of objects") or []
+    for entry in history:
+        v.typed("history", entry, dict, "an object (as an entry)")
+    return history
+
+
+def _what(value: Any) -> str:
+    """A short description of a JSON value for a message (never the whole of a big one)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return quote(value)
+    if isinstance(value, (int, float)):
+        text = str(value)
+        return text if len(text) <= 40 else f"a number of {len(text)} characters"
+    if isinstance(value, list):
+        return f"a list of {len(value)} item{'' if len(value) == 1 else 's'}"
+    if isinstance(value, dict):
+        return f"an object with {len(value)} key{'' if len(value) == 1 else 's'}"
+    return type(value).__name__
+
+
+class _Malformed(ValueError):
+    """A JSON document linfit refuses although it parses (a duplicate key, a long integer)."""
 
 
 def _reject_constant(token: str) -> float:
     raise ValueError(f"non-finite number {token}")
 
 
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise _Malformed(f"it holds an integer of {len(text.lstrip('-'))} digits")
+    return int(text)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                break
+            seen.add(key)
+        raise _Malformed(f"the key {quote(key)} appears twice in one object")
+    return obj
+
+
+def read_model_text(path: str) -> str:
+    """The model file's text: at most ``MAX_MODEL_BYTES`` read, UTF-8 (a BOM is skipped)."""
+    import os
+    import stat
+
+    limit = f"{MAX_MODEL_BYTES >> 20} MB"
+    too_big = (
+        f"{path} is larger than {limit}, the most a model file may be (a model is kilobytes, "
+        "one with a long history a few MB); is it a linfit model?"
+    )
+    try:
+        with open(path, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if stat.S_ISDIR(st.st_mode):
+                raise IsADirectoryError
+            if stat.S_ISREG(st.st_mode) and st.st_size > MAX_MODEL_BYTES:
+                raise ModelFileError(too_big)
+            data = fh.read(MAX_MODEL_BYTES + 1)  # a device or FIFO has no size: read the cap
+    except FileNotFoundError:
+        raise ModelFileError(
+            f"{path}: no such model file; make one with linfit fit DATA --save {path}"
+        ) from None
+    except IsADirectoryError:
+        raise ModelFileError(
+            f"{path} is a directory, not a model file; give the file linfit fit --save wrote"
+        ) from None
+    except PermissionError:
+        raise ModelFileError(f"{path}: permission denied; check the file's permissions") from None
+    except OSError as exc:
+        why = exc.strerror or exc
+        raise ModelFileError(f"{path}: cannot read the model file ({why})") from None
+    if len(data) > MAX_MODEL_BYTES:
+        raise ModelFileError(too_big)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ModelFileError(
+            f"{path}: not a linfit model (byte {exc.start} is not UTF-8 text); make one with "
+            "linfit fit DATA --save MODEL"
+        ) from None
+
+
+def parse_model_text(text: str, source: str) -> Any:
+    """Parse JSON within bounds: values per byte, integer length, depth, unique keys."""
+    if not text.strip():
+        raise ModelFileError(
+            f"{source} is empty; make a model with linfit fit DATA --save {source}"
+        )
+    values = text.count(",") + text.count(":") + text.count("[") + text.count("{")
+    if values > 1000 + len(text) // MIN_BYTES_PER_VALUE:
+        raise ModelFileError(
+            f"{source}: not a linfit model ({values} JSON values in {len(text)} bytes, far "
+            "more than a model holds); make one with linfit fit DATA --save MODEL"
+        )
+    try:
+        return json.loads(
+            text,
+            parse_constant=_reject_constant,
+            parse_int=_parse_int,
+            object_pairs_hook=_unique_keys,
+        )
+    except RecursionError:
+        why = "its arrays or objects are nested too deeply"
+    except _Malformed as exc:
+        why = str(exc)
+    except ValueError as exc:
+        raise ModelFileError(
+            f"{source}: not valid JSON ({exc}); is it a linfit model? Make one with linfit fit "
+            "DATA --save MODEL"
+        ) from None
+    raise ModelFileError(f"{source}: not a linfit model ({why}); {_REFIT}")
+
+
 def load_model(path: str) -> LinearModel:
     """Read and validate a model file (JSON only: nothing is executed)."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except FileNotFoundError:
-        raise ModelFileError(f"{path}: no such model file; make one with linfit fit --save")
-    except IsADirectoryError:
-        raise ModelFileError(f"{path} is a directory, not a model file")
-    except PermissionError:
-        raise ModelFileError(f"{path}: permission denied")
-    except UnicodeDecodeError:
-        raise ModelFileError(f"{path}: not a linfit model (not UTF-8 JSON text)")
-    if not text.strip():
-        raise ModelFileError(f"{path} is empty; make a model with linfit fit DATA --save {path}")
-    try:
-        doc = json.loads(text, parse_constant=_reject_constant)
-    except ValueError as exc:
-        raise ModelFileError(f"{path}: not valid JSON ({exc}); is it a linfit model?") from None
-    return LinearModel.from_doc(doc, path)
+    return LinearModel.from_doc(parse_model_text(read_model_text(path), path), path)
 
 
 def _finite_or_null(obj: Any) -> Any:

@@ -3,6 +3,10 @@
 Rows pass through as text (every column as it was), so nothing is lost or reformatted; only
 the model's feature columns are parsed. A row with a missing feature keeps its place with an
 empty prediction. Memory stays bounded by the block size whatever the file's length.
+
+Output: CSV with the input's delimiter and decimal mark, the predictions written in full
+(``repr``: they read back to the same float64); or JSON Lines, where every input cell is a
+string (its text as read) and every prediction column a number, or null where none was made.
 """
 
 from __future__ import annotations
@@ -103,9 +107,11 @@ def predict_csv(
     """Write ``path``'s rows with predictions to ``out`` (CSV or JSON Lines)."""
     options = options or CsvOptions()
     if interval and model.inference is None:
+        name = model.source or "this model"
         raise ModelFileError(
-            "this model has no inference block, which intervals need; refit it with "
-            "linfit fit ... --stats --save MODEL"
+            f"{name} has no 'inference' block, which --interval needs (lstsq writes one "
+            f"unless --no-stats; other methods only with --stats); refit it with linfit fit "
+            f"DATA --stats --save {model.source or 'MODEL'}"
         )
     reader = CsvReader(path, options)
     report = PredictReport()
@@ -161,15 +167,14 @@ def predict_csv(
                 use = ok & ~np.isnan(yv)
                 stats.update(X[use], yv[use])
             report.rows += len(frame)
-            _write(out, frame, cols, fmt, first, reader.columns, idx, t_idx)
+            write_block(out, frame, cols, fmt, first, reader.sep, options.decimal)
             first = False
         if first:  # no data rows: still write the header
             import pandas as pd
 
             empty = pd.DataFrame(columns=reader.columns)
-            _write(
-                out, empty, {c: np.empty(0) for c in extra}, fmt, True, reader.columns, idx, t_idx
-            )
+            no_rows = {c: np.empty(0) for c in extra}
+            write_block(out, empty, no_rows, fmt, True, reader.sep, options.decimal)
     finally:
         reader.close()
     if stats is not None and stats.n:
@@ -177,30 +182,32 @@ def predict_csv(
     return report
 
 
-def _write(out, frame, cols, fmt, first, names, idx, t_idx) -> None:
+def write_block(out, frame, cols, fmt: str, first: bool, sep: str, decimal: str) -> None:
+    """One block of text cells, then the prediction columns (``cols``: name → floats), as
+    CSV (``first``: with the header) or JSON Lines (also used by the Dask engine)."""
     if fmt == "csv":
         frame = frame.copy()
         for k, v in cols.items():
-            frame[k] = v
-        frame.to_csv(out, header=first, index=False, na_rep="", lineterminator="\n")
+            frame[k] = [_number_text(x, decimal) for x in v.tolist()]
+        frame.to_csv(out, header=first, index=False, sep=sep, na_rep="", lineterminator="\n")
         return
-    numeric = set(idx) | ({t_idx} if t_idx is not None else set())
+    names = list(frame.columns)
+    values = frame.to_numpy(dtype=object).tolist()
+    extra = [(k, v.tolist()) for k, v in cols.items()]
     lines = []
-    values = frame.to_numpy(dtype=object)
-    extra = {k: v.tolist() for k, v in cols.items()}
-    for r in range(len(frame)):
-        rec = {}
-        for j, name in enumerate(names):
-            cell = values[r, j]
-            if j in numeric:
-                try:
-                    x = float(cell)
-                    cell = x if math.isfinite(x) else None
-                except (TypeError, ValueError):
-                    cell = None
-            rec[name] = cell
-        for k, v in extra.items():
+    for r, row in enumerate(values):
+        rec = {name: (cell if isinstance(cell, str) else None) for name, cell in zip(names, row)}
+        for k, v in extra:
             rec[k] = v[r] if math.isfinite(v[r]) else None
         lines.append(json.dumps(rec, allow_nan=False))
     if lines:
         out.write("\n".join(lines) + "\n")
+
+
+def _number_text(x: float, decimal: str) -> str:
+    """A prediction in full (``repr`` reads back to the same float64), in the input's decimal
+    mark; empty where none was made."""
+    if not math.isfinite(x):
+        return ""
+    text = repr(x)
+    return text if decimal == "." else text.replace(".", decimal)

@@ -18,7 +18,7 @@ from typing import Any
 from rich.console import Console
 
 from .layout import MIN_DIGITS, MISSING, Column, Grid, number, output_width, render
-from .model import LinearModel
+from .model import INTERCEPT, LinearModel
 
 
 def _pfmt(p: Any) -> str:
@@ -32,7 +32,8 @@ def stderr_console() -> Console:
 
 
 def _param_names(model: LinearModel) -> list[tuple[str, str, float]]:
-    rows = [("b", "b (intercept)", model.b)] if model.intercept else []
+    """(key in ``stats.coef``, label, estimate) of each parameter, the intercept first."""
+    rows = [(INTERCEPT, "b (intercept)", model.b)] if model.intercept else []
     rows += [(f, f"w[{f}]", float(v)) for f, v in zip(model.features, model.w)]
     return rows
 

@@ -335,7 +335,7 @@ CASES = [
         {"g.csv": GOOD, "m.json": json.dumps(_model_doc())},
         ["predict", "{d}/m.json", "{d}/g.csv", "--interval", "confidence"],
         6,
-        "Error: this model has no inference block",
+        "Error: {d}/m.json has no 'inference' block",
     ),
     (
         "predict: empty data file",

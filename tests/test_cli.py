@@ -76,7 +76,7 @@ def test_json_document_contract():
         "metrics",
     ):
         assert key in doc
-    assert doc["schema"] == "linfit-model" and doc["schema_version"] == 1
+    assert doc["schema"] == "linfit-model" and doc["schema_version"] == 2
     assert set(doc["metrics"]) >= {"loss", "mse", "rmse", "r2"}
     assert doc["metrics"]["loss"] == pytest.approx(doc["metrics"]["mse"] / 2, rel=1e-15)
     gd = fit_json(SAMPLES / "noisy_line.csv", "--method", "gd", "--epochs", "30")

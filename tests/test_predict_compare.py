@@ -65,9 +65,10 @@ def test_predict_stdin_json_lines_and_column(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     recs = [json.loads(line) for line in proc.stdout.splitlines()]
+    # input cells stay text, whatever the column; the prediction is a number (null: none)
     assert recs == [
-        {"x": 10.0, "y": 1.0, "label": "a", "yhat": pytest.approx(17.0, rel=1e-14)},
-        {"x": None, "y": 2.0, "label": "b", "yhat": None},
+        {"x": "10", "y": "1", "label": "a", "yhat": pytest.approx(17.0, rel=1e-14)},
+        {"x": "", "y": "2", "label": "b", "yhat": None},
     ]
 
 
@@ -149,3 +150,55 @@ def test_compare_json_and_failed_method():
         assert docs[2]["error"].startswith("--device cuda was asked for")
         assert proc.returncode == 1  # a method failed; the others still ran
     assert "schema" in docs[0] and docs[0]["w"]["x"] == pytest.approx(2.5, rel=1e-2)
+
+
+def test_predict_keeps_the_inputs_delimiter_and_decimal_mark(tmp_path):
+    m = tmp_path / "m.json"
+    run_cli("fit", SAMPLES / "multi_feature.csv", "--save", m, "--quiet")
+    model = load_model(str(m))
+    data = tmp_path / "d.csv"
+    data.write_text("id;x1;x2;x3\na;10,0025;-0,977;3,156\nb;;1;2\nc;1;2,5;-3\n")
+    proc = run_cli("predict", m, data, "--sep", ";", "--decimal", ",", "--interval", "confidence")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "id;x1;x2;x3;y_pred;y_pred_lower;y_pred_upper"
+    assert lines[1].startswith("a;10,0025;-0,977;3,156;") and lines[2] == "b;;1;2;;;"
+    for line, x in ((lines[1], [10.0025, -0.977, 3.156]), (lines[3], [1, 2.5, -3])):
+        cells = line.split(";")[4:]
+        assert all("," in c and "." not in c for c in cells)
+        pred, lo, hi = (float(c.replace(",", ".")) for c in cells)
+        assert pred == pytest.approx(model.predict([x])[0], rel=1e-14)
+        assert lo < pred < hi
+
+
+def test_predictions_are_written_in_full(tmp_path):
+    """Each prediction is the shortest text that reads back to the same float64 (repr)."""
+    m = tmp_path / "m.json"
+    run_cli("fit", SAMPLES / "multi_feature.csv", "--save", m, "--quiet")
+    out = tmp_path / "p.tsv"
+    src = tmp_path / "d.tsv"
+    src.write_text((SAMPLES / "multi_feature.csv").read_text().replace(",", "\t"))
+    proc = run_cli("predict", m, src, "-o", out, "--interval", "prediction")
+    assert proc.returncode == 0, proc.stderr
+    rows = out.read_text().splitlines()
+    assert rows[0] == "x1\tx2\tx3\ty\ty_pred\ty_pred_lower\ty_pred_upper"
+    cells = [c for row in rows[1:] for c in row.split("\t")[4:]]
+    assert len(cells) == 3 * 2000 and all(c == repr(float(c)) for c in cells)
+    assert max(len(c) for c in cells) >= 17  # digits beyond pandas' or %g's defaults
+
+
+def test_predict_json_types(tmp_path):
+    """JSON Lines: every input cell is its text (a string, whatever the column); prediction
+    columns are numbers, or null where no prediction was made."""
+    m = tmp_path / "m.json"
+    run_cli("fit", SAMPLES / "multi_feature.csv", "--save", m, "--quiet")
+    data = "x1,x2,x3,y,note\n1.50,2,3e0,,x\n,1,1,2,\n"
+    proc = run_cli("predict", m, "-", "-f", "json", "--interval", "prediction", input=data)
+    assert proc.returncode == 0, proc.stderr
+    a, b = (json.loads(line) for line in proc.stdout.splitlines())
+    assert [a[k] for k in ("x1", "x2", "x3", "y", "note")] == ["1.50", "2", "3e0", "", "x"]
+    assert [b[k] for k in ("x1", "x2", "x3", "y", "note")] == ["", "1", "1", "2", ""]
+    assert all(isinstance(a[k], float) for k in ("y_pred", "y_pred_lower", "y_pred_upper"))
+    assert a["y_pred_lower"] < a["y_pred"] < a["y_pred_upper"]
+    assert b["y_pred"] is None and b["y_pred_lower"] is None and b["y_pred_upper"] is None
+    assert a["y_pred"] == pytest.approx(load_model(str(m)).predict([[1.5, 2, 3]])[0], rel=1e-14)

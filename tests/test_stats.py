@@ -43,7 +43,7 @@ def test_statistics_match_statsmodels(seed, n, p, intercept, offset):
     m = linfit.fit_arrays(X, y, intercept=intercept, stats=True)
     exog = sm.add_constant(X, prepend=True) if intercept else X
     ref = sm.OLS(y, exog).fit()
-    names = (["b"] if intercept else []) + m.features
+    names = (["(Intercept)"] if intercept else []) + m.features
     ci = ref.conf_int(alpha=0.05)
     for i, name in enumerate(names):
         c = m.stats["coef"][name]
@@ -81,7 +81,11 @@ def test_other_level():
     st.update(X, y)
     out = fit_problem(Problem(st, ["a", "b"], "y", True, X, y), level=0.9)
     ref = sm.OLS(y, sm.add_constant(X)).fit().conf_int(alpha=0.1)
-    close(out.model.stats["coef"]["a"]["ci_low"], ref[1, 0])
+    coef = out.model.stats["coef"]
+    # a feature named b keeps its own statistics beside the intercept's
+    for i, name in enumerate(["(Intercept)", "a", "b"]):
+        close(coef[name]["ci_low"], ref[i, 0])
+        close(coef[name]["ci_high"], ref[i, 1])
     assert out.model.stats["fit"]["level"] == 0.9
 
 
@@ -114,7 +118,7 @@ def test_predict_intervals_match_statsmodels(kind, intercept):
 
 def test_stats_in_cli_table_and_json():
     doc = fit_json(SAMPLES / "noisy_line.csv")
-    assert set(doc["stats"]["coef"]) == {"b", "x"}
+    assert set(doc["stats"]["coef"]) == {"(Intercept)", "x"}
     assert set(doc["stats"]["coef"]["x"]) >= {"estimate", "se", "t", "p", "ci_low", "ci_high"}
     assert set(doc["stats"]["fit"]) >= {
         "n",
