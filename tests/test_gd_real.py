@@ -3,7 +3,7 @@
 The data are R's and statsmodels' bundled data sets, target first then the features, in
 tests/data/real/. The R ones and every coefficient below come from
 tests/data/real/make_real.R (run in that folder with R 4.2.2: ``lm(target ~ ., data)`` on
-each CSV); the statsmodels ones were written with (statsmodels 0.14)::
+each CSV); the statsmodels ones were written with (statsmodels 0.15)::
 
     import statsmodels.api as sm
     d = sm.datasets.macrodata.load_pandas().data
