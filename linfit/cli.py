@@ -178,6 +178,17 @@ NoScaleOpt = Annotated[
         "(default: standardise features and centre y, report in original units).",
     ),
 ]
+ScaleOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--scale",
+        help="Coordinates gd/torch iterate in (same loss and update; w, b in the data's units): "
+        "whiten (default; ZᵀZ/n = I, the error shrinks by 1 − lr per epoch in every direction), "
+        "standard (each feature standardised; slow on correlated features), or none (the raw "
+        "features: the tutorial's loop, as --no-scale).",
+        show_default=False,
+    ),
+]
 BatchOpt = Annotated[
     int | None,
     typer.Option(
@@ -286,7 +297,17 @@ def _quiet_stdout() -> None:
 
 
 def _solver_options(
-    lr, epochs, log_every, seed, tol, no_scale, batch_size, device, dtype, allow_rank_deficient
+    lr,
+    epochs,
+    log_every,
+    seed,
+    tol,
+    no_scale,
+    batch_size,
+    device,
+    dtype,
+    allow_rank_deficient,
+    scale=None,
 ):
     from .solvers import SolverOptions
 
@@ -296,13 +317,15 @@ def _solver_options(
         raise UsageError(f"--epochs must be 0 or more (got {epochs})")
     if tol < 0:
         raise UsageError(f"--tol must be 0 or more (got {tol:g})")
+    if no_scale and scale not in (None, "none"):
+        raise UsageError(f"--no-scale means --scale none; it cannot go with --scale {scale}")
     return SolverOptions(
         lr=lr,
         epochs=epochs,
         log_every=max(1, log_every),
         seed=seed,
         tol=tol,
-        scale=not no_scale,
+        scale="none" if no_scale else (scale or True),
         batch_size=batch_size,
         device=device,
         dtype=dtype,
@@ -350,6 +373,7 @@ def fit(
     seed: SeedOpt = 0,
     tol: TolOpt = 1e-12,
     no_scale: NoScaleOpt = False,
+    scale: ScaleOpt = None,
     batch_size: BatchOpt = None,
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "float64",
@@ -409,6 +433,7 @@ def fit(
             device,
             dtype,
             allow_rank_deficient,
+            scale,
         )
         spec = get_solver(method)
         csv_opts = _csv_options(sep, decimal, thousands, encoding, na)
@@ -613,6 +638,7 @@ def compare(
     seed: SeedOpt = 0,
     tol: TolOpt = 1e-12,
     no_scale: NoScaleOpt = False,
+    scale: ScaleOpt = None,
     batch_size: BatchOpt = None,
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "float64",
@@ -651,6 +677,7 @@ def compare(
             device,
             dtype,
             allow_rank_deficient,
+            scale,
         )
         needs = any(get_solver(n).needs_rows(options) for n in names)
         csv_opts = _csv_options(sep, decimal, thousands, encoding, na)

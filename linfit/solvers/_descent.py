@@ -289,7 +289,10 @@ class Monitor:
         elif scale == "standard":
             hint = "lower --lr, or use --scale whiten (converges for any lr below 2)"
         else:
-            hint = "lower --lr, or drop --no-scale (--scale whiten converges for any lr below 2)"
+            hint = (
+                "lower --lr, or drop --no-scale / --scale none (the default, --scale whiten, "
+                "converges for any lr below 2)"
+            )
         raise DivergenceError(
             f"{self.method} diverged at epoch {epoch} ({why}, lr={self.options.lr:g}); {hint}"
         )

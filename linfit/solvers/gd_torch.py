@@ -25,6 +25,8 @@ from ._descent import Monitor, coordinates
 
 #: Most epochs run on an accelerator between two reads of the loss on the host.
 CHUNK = 64
+#: The same on the cpu, where reading a loss costs nothing: one epoch at a time.
+HOST_CHUNK = 1
 #: Rows transformed (on the host, in float64) per copy to the device.
 BLOCK_ROWS = 1 << 18
 
@@ -131,8 +133,7 @@ def solve(problem: Problem, options: SolverOptions, hooks: Hooks) -> FitResult:
             forward(Z[idx], y[idx]).backward()
             update()
 
-    # cpu: one epoch at a time (reading a loss costs nothing); an accelerator: growing chunks
-    on_host = torch.device(device).type == "cpu"
+    most = HOST_CHUNK if torch.device(device).type == "cpu" else CHUNK
     k = len(theta0)
     epoch, chunk = 0, 1
     while True:
@@ -154,7 +155,7 @@ def solve(problem: Problem, options: SolverOptions, hooks: Hooks) -> FitResult:
         if reason is not None:
             break
         epoch += size
-        chunk = 1 if on_host else min(2 * chunk, CHUNK)
+        chunk = min(2 * chunk, most)
     return mon.finish(
         epoch,
         float(losses_h[i]),
