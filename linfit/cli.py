@@ -182,10 +182,12 @@ ScaleOpt = Annotated[
     str | None,
     typer.Option(
         "--scale",
-        help="Coordinates gd/torch iterate in (same loss and update; w, b in the data's units): "
-        "whiten (default; ZᵀZ/n = I, the error shrinks by 1 − lr per epoch in every direction), "
-        "standard (each feature standardised; slow on correlated features), or none (the raw "
-        "features: the tutorial's loop, as --no-scale).",
+        help="Coordinates gd/torch iterate in; the loss, update, --lr and --epochs are the same "
+        "and w, b are reported in the data's units. whiten (default): a linear change of "
+        "variables making ZᵀZ/n = I, so gradient descent on this equivalent problem shrinks "
+        "the error by 1 − lr per epoch in every direction. standard: each feature "
+        "standardised; shows how correlated features slow plain gradient descent. none: the "
+        "raw features, the tutorial's loop (as --no-scale).",
         show_default=False,
     ),
 ]

@@ -345,7 +345,7 @@ class Monitor:
             top, low = quadratic(self.problem, self.co).curvatures()
             cond = top / low if low > 0 else math.inf
             if cond > COND_HINT:
-                how = "--no-scale" if scale == "none" else "--scale standard"
+                how = "--scale none (--no-scale)" if scale == "none" else "--scale standard"
                 return (
                     f"{head}: with {how} the loss has condition number {cond:.3g}, so its "
                     f"flattest direction shrinks by only 1 − lr·{low:.3g} per epoch, and an lr "
