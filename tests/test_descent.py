@@ -468,3 +468,22 @@ def test_cuda_float32_and_minibatch():
     m = linfit.fit_arrays(X, y, method="torch", options=opts)
     assert m.solver["device"] == "cuda:0"
     assert np.sqrt(np.mean((X @ m.w + m.b - X @ ref.w - ref.b) ** 2)) < 0.05 * np.std(y)
+
+
+def test_quiet_json_keeps_the_stop_fields():
+    proc = run_cli("fit", *LONGLEY, "--method", "gd", "--scale", "standard", "--quiet", "--json")
+    assert proc.returncode == 0 and proc.stderr == ""
+    solver = json.loads(proc.stdout)["solver"]
+    assert solver["converged"] is False and solver["epochs_run"] == 100
+    assert solver["stop_reason"] == "reached --epochs with the loss still falling"
+    assert solver["scale"] == "standard"
+
+
+def test_library_scale_values():
+    assert SolverOptions().scale == "whiten"
+    assert SolverOptions(scale=True).scale == "whiten"
+    assert SolverOptions(scale=False).scale == "none"
+    from linfit.errors import UsageError
+
+    with pytest.raises(UsageError):
+        SolverOptions(scale="diag")
