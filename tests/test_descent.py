@@ -273,3 +273,217 @@ def test_cuda_matches_cpu():
     assert gpu["solver"]["device"] == "cuda"
     for f in cpu["features"]:
         assert gpu["w"][f] == pytest.approx(cpu["w"][f], rel=1e-9)
+
+
+# -- --scale whiten|standard|none (issue 17) ------------------------------------------------
+
+LONGLEY = ["tests/data/real/longley.csv", "--y", "Employed"]
+
+
+def _correlated(n=400, seed=5):
+    """Two features with correlation 0.999 (condition number of their correlation ≈ 2000)."""
+    rng = np.random.default_rng(seed)
+    a = rng.normal(10, 3, n)
+    X = np.column_stack([a, a + rng.normal(0, 0.15, n)])
+    y = X @ [2.0, -1.0] + 4 + rng.normal(0, 0.5, n)
+    return X, y
+
+
+def test_whitened_rows_are_orthonormal_and_map_back():
+    from linfit.accumulate import DesignStats
+    from linfit.solvers import Problem
+    from linfit.solvers._descent import coordinates
+
+    X, y = _correlated()
+    st = DesignStats(2)
+    st.update(X, y)
+    for intercept in (True, False):
+        co = coordinates(Problem(st, ["a", "b"], "y", intercept), "whiten")
+        Z, yc = co.rows(X, y)
+        np.testing.assert_allclose(Z.T @ Z / len(y), np.eye(2), atol=1e-9)
+        u = np.array([0.3, -0.7, 0.1][: 2 + intercept])
+        w, b = co.to_user(u)
+        # the same predictions in both coordinates
+        pred_iter = Z @ u[:2] + (co.y_loc + u[2] if intercept else 0.0)
+        np.testing.assert_allclose(X @ w + b, pred_iter, rtol=1e-9)
+
+
+@pytest.mark.parametrize("method", ["gd", "torch"])
+def test_lr_1_whitened_solves_in_one_epoch(method):
+    X, y = _correlated()
+    ref = linfit.fit_arrays(X, y)
+    m = linfit.fit_arrays(X, y, method=method, options=SolverOptions(lr=1.0))
+    assert m.solver["epochs_run"] == 1 and m.solver["converged"] is True
+    assert m.solver["scale"] == "whiten" and m.solver["scaled"] is True
+    np.testing.assert_allclose(m.w, ref.w, rtol=1e-9)
+
+
+@pytest.mark.parametrize("method", ["gd", "torch"])
+def test_whiten_beats_standard_on_correlated_features(method):
+    """At the defaults whitening reaches 1e-4; standardising leaves the correlated
+    direction far from the answer (the rate is 1 − lr·λmin of the correlation matrix)."""
+    X, y = _correlated()
+    ref = linfit.fit_arrays(X, y)
+    white = linfit.fit_arrays(X, y, method=method)
+    std = linfit.fit_arrays(X, y, method=method, options=SolverOptions(scale="standard"))
+    np.testing.assert_allclose(white.w, ref.w, rtol=1e-4)
+    assert np.max(np.abs(std.w - ref.w) / np.abs(ref.w)) > 1e-2
+
+
+def test_scale_none_is_no_scale():
+    a = fit_json(CODE, "--method", "gd", "--scale", "none", "--tol", "0")
+    b = fit_json(CODE, "--method", "gd", "--no-scale", "--tol", "0")
+    assert a["w"] == b["w"] and a["b"] == b["b"] and a["solver"]["scale"] == "none"
+    assert a["solver"]["scaled"] is False
+
+
+def test_scale_choices_are_checked():
+    proc = run_cli("fit", CODE, "--method", "gd", "--scale", "diagonal")
+    assert proc.returncode == 2 and proc.stderr.startswith("Error: unknown --scale 'diagonal'")
+    proc = run_cli("fit", CODE, "--method", "gd", "--scale", "whiten", "--no-scale")
+    assert proc.returncode == 2 and proc.stderr.count("Error:") == 1
+
+
+def test_ill_conditioned_standard_note_names_the_condition_number():
+    proc = run_cli("fit", *LONGLEY, "--method", "gd", "--scale", "standard", "--json")
+    assert proc.returncode == 0
+    doc = json.loads(proc.stdout)
+    assert doc["solver"]["converged"] is False
+    assert doc["solver"]["stop_reason"] == "reached --epochs with the loss still falling"
+    note = [ln for ln in proc.stderr.splitlines() if ln.startswith("note: gd stopped")][0]
+    cond = float(re.search(r"condition number ([0-9.e+]+)", note).group(1))
+    assert 1e3 < cond < 1e5  # longley's correlation matrix: about 1.2e4
+    assert "--scale whiten" in note and "larger --lr" not in note
+    # the default whitened run on the same data needs no such advice
+    proc = run_cli("fit", *LONGLEY, "--method", "gd", "--json")
+    assert "condition number" not in proc.stderr and "more --epochs" in proc.stderr
+
+
+def test_sgd_noise_floor_is_told_apart():
+    opts = SolverOptions(batch_size=8, epochs=60, lr=0.2, tol=0)
+    out = linfit.fit_problem(
+        linfit.read_dataset(str(SAMPLES / "noisy_line.csv")).problem, "gd", opts
+    )
+    assert out.result.stop_reason == "reached --epochs with the loss flat at SGD's noise floor"
+    assert any("a smaller --lr or a larger --batch-size" in n for n in out.notes)
+    full = linfit.fit_problem(
+        linfit.read_dataset(str(SAMPLES / "noisy_line.csv")).problem,
+        "gd",
+        SolverOptions(epochs=20, scale="standard"),
+    )
+    assert full.result.stop_reason == "reached --epochs with the loss still falling"
+
+
+@pytest.mark.parametrize("method", ["gd", "torch"])
+@pytest.mark.parametrize("scale", ["whiten", "standard", "none"])
+def test_minibatch_sgd_in_every_scale(method, scale):
+    rng = np.random.default_rng(11)
+    a = rng.normal(0, 1, 600)
+    X = np.column_stack([a, 0.5 * a + rng.normal(0, 1, 600)])  # mildly correlated, centred
+    y = X @ [1.5, -0.5] + 0.3 + rng.normal(0, 0.2, 600)
+    ref = linfit.fit_arrays(X, y)
+    opts = SolverOptions(batch_size=32, epochs=40, lr=0.05, scale=scale, tol=0, seed=2)
+    m = linfit.fit_arrays(X, y, method=method, options=opts)
+    assert m.solver["scale"] == scale
+    np.testing.assert_allclose(m.w, ref.w, rtol=2e-2)
+    assert m.b == pytest.approx(ref.b, abs=0.02)
+
+
+def test_collinear_features_cannot_be_whitened():
+    X, y = _correlated()
+    X = np.column_stack([X, X[:, 0] + 2 * X[:, 1]])
+    from linfit.errors import RankError
+
+    with pytest.raises(RankError, match="collinear"):
+        linfit.fit_arrays(X, y, method="gd")
+
+
+def test_whitened_divergence_hint():
+    proc = run_cli("fit", SAMPLES / "multi_feature.csv", "--method", "gd", "--lr", "2.5")
+    assert proc.returncode == 1
+    assert "lower --lr (whitened, gd converges for any lr below 2" in proc.stderr
+
+
+@pytest.mark.parametrize(("scale", "tol"), [("whiten", 0.0), ("whiten", 1e-6), ("none", 0.0)])
+def test_torch_chunked_epochs_match_one_at_a_time(monkeypatch, scale, tol):
+    """The GPU path (chunks of epochs read back at once) stops where the epoch-at-a-time
+    loop does, with the same parameters, log and curve (run here on the cpu)."""
+    pytest.importorskip("torch")
+    from linfit.solvers import gd_torch
+
+    problem = linfit.read_dataset(str(SAMPLES / "multi_feature.csv")).problem
+    lr = 0.1 if scale == "whiten" else 0.01
+    opts = SolverOptions(epochs=150, tol=tol, scale=scale, lr=lr, log_every=7)
+    one = linfit.fit_problem(problem, "torch", opts).result
+    monkeypatch.setattr(gd_torch, "HOST_CHUNK", 64)
+    many = linfit.fit_problem(problem, "torch", opts).result
+    assert many.epochs == one.epochs and many.stop_reason == one.stop_reason
+    if tol:
+        assert one.converged and one.epochs < 150  # stops inside a chunk
+    np.testing.assert_array_equal(many.w, one.w)
+    assert many.b == one.b and many.loss_curve == one.loss_curve
+    assert [h.epoch for h in many.history] == [h.epoch for h in one.history]
+
+
+@pytest.mark.parametrize(("device", "code"), [("cuda:0", 8), ("cuda:abc", 2), ("tpu", 2)])
+def test_device_strings_without_gpu(device, code):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available() and code == 8:
+        pytest.skip("a GPU is present")
+    proc = run_cli("fit", CODE, "--method", "torch", "--device", device)
+    assert proc.returncode == code
+    assert proc.stdout == "" and proc.stderr.count("\n") == 1
+    assert proc.stderr.startswith("Error: ") and "internal error" not in proc.stderr
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("scale", ["whiten", "standard", "none"])
+def test_cuda_matches_cpu_in_every_scale(scale):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU")
+    X, y = _correlated()
+    lr = 0.002 if scale == "none" else 0.1
+    opts = {"scale": scale, "lr": lr, "epochs": 300, "log_every": 7}
+    cpu = linfit.fit_arrays(X, y, method="torch", options=SolverOptions(device="cpu", **opts))
+    gpu = linfit.fit_arrays(X, y, method="torch", options=SolverOptions(device="cuda", **opts))
+    assert gpu.solver["device"] == "cuda" and gpu.solver["epochs_run"] == cpu.solver["epochs_run"]
+    np.testing.assert_allclose(gpu.w, cpu.w, rtol=1e-9)
+    assert [h["epoch"] for h in gpu.history] == [h["epoch"] for h in cpu.history]
+
+
+@pytest.mark.cuda
+def test_cuda_float32_and_minibatch():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU")
+    X, y = _correlated()
+    ref = linfit.fit_arrays(X, y)
+    m = linfit.fit_arrays(
+        X, y, method="torch", options=SolverOptions(device="cuda", dtype="float32", epochs=300)
+    )
+    assert m.solver["dtype"] == "float32"
+    np.testing.assert_allclose(m.w, ref.w, rtol=1e-3)
+    opts = SolverOptions(device="cuda:0", batch_size=32, epochs=30, lr=0.05)
+    m = linfit.fit_arrays(X, y, method="torch", options=opts)
+    assert m.solver["device"] == "cuda:0"
+    assert np.sqrt(np.mean((X @ m.w + m.b - X @ ref.w - ref.b) ** 2)) < 0.05 * np.std(y)
+
+
+def test_quiet_json_keeps_the_stop_fields():
+    proc = run_cli("fit", *LONGLEY, "--method", "gd", "--scale", "standard", "--quiet", "--json")
+    assert proc.returncode == 0 and proc.stderr == ""
+    solver = json.loads(proc.stdout)["solver"]
+    assert solver["converged"] is False and solver["epochs_run"] == 100
+    assert solver["stop_reason"] == "reached --epochs with the loss still falling"
+    assert solver["scale"] == "standard"
+
+
+def test_library_scale_values():
+    assert SolverOptions().scale == "whiten"
+    assert SolverOptions(scale=True).scale == "whiten"
+    assert SolverOptions(scale=False).scale == "none"
+    from linfit.errors import UsageError
+
+    with pytest.raises(UsageError):
+        SolverOptions(scale="diag")

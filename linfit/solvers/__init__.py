@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..accumulate import DesignStats
-from ..errors import UsageError
+from ..errors import UsageError, quote
 
 
 @dataclass
@@ -38,6 +38,22 @@ class Problem:
         return len(self.features) + int(self.intercept)
 
 
+#: The coordinates gradient descent iterates in (``--scale``; the first is the default):
+#: whitened features, standardised features, or the user's own (the tutorial's loop).
+SCALES = ("whiten", "standard", "none")
+
+
+def scale_name(scale: str | bool) -> str:
+    """The name in SCALES that ``scale`` means (True: the default, False: none)."""
+    if scale is True:
+        return SCALES[0]
+    if scale is False:
+        return "none"
+    if scale in SCALES:
+        return str(scale)
+    raise UsageError(f"unknown --scale {quote(scale)}; use whiten, standard or none")
+
+
 @dataclass(frozen=True)
 class SolverOptions:
     """Options of all solvers (each uses the ones it needs)."""
@@ -47,11 +63,14 @@ class SolverOptions:
     log_every: int = 10
     seed: int = 0
     tol: float = 1e-12
-    scale: bool = True
+    scale: str = SCALES[0]  # a name in SCALES (True and False are accepted: default, none)
     batch_size: int | None = None
     device: str = "auto"
     dtype: str = "float64"
     allow_rank_deficient: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scale", scale_name(self.scale))
 
 
 @dataclass

@@ -1,12 +1,20 @@
 """What the gradient-descent solvers share: the problem in iteration coordinates, the stopping
 rules, the epoch log and the divergence check.
 
-Iteration coordinates. By default (``scale=True``) features are standardised,
-z = (x − mean)/sd, and y is centred, so one learning rate suits every data set; without an
-intercept, features are divided by their root mean square and nothing is centred. With
-``scale=False`` the parameters are the user's own w, b (the tutorial's iteration). Either way
-the loss is the tutorial's J = (1/2n)·Σ(y − ŷ)² in the user's units, and logged parameters
-are mapped back to the user's units.
+Iteration coordinates (``scale``). The loss is always the tutorial's J = (1/2n)·Σ(y − ŷ)² in
+the user's units, and every logged and final w, b is mapped back to the user's units; what
+changes is the parameters the update θ ← θ − lr·∇J(θ) runs on:
+
+- ``whiten`` (the default): features z = (x − x̄)·F⁻¹ with FᵀF = XcᵀXc/n (F from the factor R
+  the reader accumulates) and y centred, so ZᵀZ/n = I: the Hessian is the identity, the error
+  shrinks by exactly (1 − lr) per epoch in every direction whatever the conditioning of the
+  data, and lr = 1 solves in one epoch. This is gradient descent on an equivalent problem,
+  not a shortcut: the same loss, the same update, only a linear change of variables.
+- ``standard``: each feature standardised, z = (x − x̄)/sd, y centred (a diagonal
+  preconditioner); the rate is set by the condition number of the correlation matrix.
+- ``none``: the user's own w, b: the tutorial's loop.
+
+Without an intercept nothing is centred and the root mean square takes the place of sd.
 
 Stopping rules (``tol``): the run has converged when ‖∇J‖ / sd(y) ≤ tol, the gradient taken
 with respect to the iterated parameters; ``epochs`` caps the run. It diverges when the loss
@@ -16,17 +24,28 @@ becomes non-finite, or grows for ``GROWTH_EPOCHS`` epochs in a row to above its 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from .. import dd
 from ..errors import DivergenceError, RankError
-from . import EpochLog, FitResult, Hooks, Problem, SolverOptions
+from . import EpochLog, FitResult, Hooks, Problem, SolverOptions, scale_name
 
 GROWTH_EPOCHS = 5
 #: Size of the random start in scaled iterations, in units of sd(y).
 START_SPREAD = 0.01
+#: Condition number of the correlation factor beyond which the features count as collinear
+#: and cannot be whitened (the map back to w would lose every digit).
+WHITEN_COND_MAX = 1e14
+#: A capped run in ``standard``/``none`` coordinates whose Hessian is worse conditioned than
+#: this is told about ``--scale whiten``.
+COND_HINT = 100.0
+#: Stop reasons (the solver block's ``stop_reason``).
+CONVERGED = "gradient below --tol"
+FALLING = "reached --epochs with the loss still falling"
+NOISE_FLOOR = "reached --epochs with the loss flat at SGD's noise floor"
 
 
 @dataclass
@@ -34,18 +53,30 @@ class Coordinates:
     """Map between iteration parameters θ and the user's (w, b).
 
     θ = [u (one per feature), c (only when scaled with an intercept, or b when not scaled)].
+    Features map as z = ((x − loc)/spread)·L⁻¹, where L is the upper triangular Cholesky
+    factor of the features' correlation matrix when whitening (None otherwise), so the
+    user's w = L⁻¹u / spread.
     """
 
-    scaled: bool
+    scale: str
     intercept: bool
     loc: np.ndarray  # feature means (zeros when nothing is centred)
     spread: np.ndarray  # feature scales (ones when not scaled)
     y_loc: float  # mean of y (0 when nothing is centred)
     y_sd: float  # reference scale for the gradient rule
+    L: np.ndarray | None = None  # (p, p) correlation factor, when whitening
+    sd: np.ndarray | None = None  # feature sd (rms without intercept), for unit-free values
+
+    @property
+    def scaled(self) -> bool:
+        return self.scale != "none"
 
     def to_user(self, theta: np.ndarray) -> tuple[np.ndarray, float]:
         p = len(self.loc)
-        w = theta[:p] / self.spread
+        u = theta[:p]
+        if self.L is not None:
+            u = solve_upper(self.L, u)
+        w = u / self.spread
         if not self.intercept:
             return w, 0.0
         if not self.scaled:
@@ -53,9 +84,24 @@ class Coordinates:
         c = self.y_loc + theta[p]
         return w, dd.add_dot(c, -w, self.loc)
 
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Feature rows in iteration coordinates."""
+        Z = (X - self.loc) / self.spread
+        if self.L is not None:
+            Z = solve_upper(self.L, Z.T, trans=True).T  # Z·L⁻¹
+        return Z
+
     def rows(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The rows in iteration coordinates: (X − loc)/spread, y − ȳ (as scaled)."""
-        return (X - self.loc) / self.spread, y - self.y_loc
+        """The rows in iteration coordinates: features as ``transform``, y − ȳ (as scaled)."""
+        return self.transform(X), y - self.y_loc
+
+    def row_blocks(
+        self, X: np.ndarray, y: np.ndarray, size: int = 1 << 16
+    ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """(start, Z, y) blocks of the rows in iteration coordinates, in bounded memory."""
+        for start in range(0, len(y), size):
+            Z, yb = self.rows(X[start : start + size], y[start : start + size])
+            yield start, Z, yb
 
     def initial(self, p: int, draw) -> np.ndarray:
         """θ₀ from a draw function (w first, then b, as the tutorial draws them).
@@ -71,16 +117,29 @@ class Coordinates:
         return theta * (START_SPREAD * self.y_sd) if self.scaled else theta
 
     def standardised(self, w: np.ndarray, b: float) -> np.ndarray:
-        """(w, b) on a unit-free scale: w·spread/sd(y), and the fitted mean's offset/sd(y)."""
-        u = np.asarray(w) * self.spread / self.y_sd
+        """(w, b) on a unit-free scale: w·sd(x)/sd(y), and the fitted mean's offset/sd(y)."""
+        sd = self.spread if self.sd is None else self.sd
+        u = np.asarray(w) * sd / self.y_sd
         if not self.intercept:
             return u
         c = (b + float(np.dot(w, self.loc)) - self.y_loc) / self.y_sd
         return np.concatenate([u, [c]])
 
 
-def coordinates(problem: Problem, scaled: bool) -> Coordinates:
-    """The iteration coordinates for this problem, from its statistics."""
+def solve_upper(U: np.ndarray, b: np.ndarray, trans: bool = False) -> np.ndarray:
+    """U⁻¹b (or U⁻ᵀb) for an upper triangular U, by substitution (backward stable)."""
+    from scipy.linalg import solve_triangular
+
+    return solve_triangular(U, b, lower=False, trans="T" if trans else "N", check_finite=False)
+
+
+def coordinates(problem: Problem, scaled: str | bool = True) -> Coordinates:
+    """The iteration coordinates for this problem, from its statistics.
+
+    ``scaled`` is a name in SCALES; True means ``standard`` (the unit-free scale ``compare``
+    measures coefficients on) and False means ``none``.
+    """
+    scale = "standard" if scaled is True else scale_name(scaled)
     st = problem.stats
     p = len(problem.features)
     n = st.n
@@ -88,22 +147,35 @@ def coordinates(problem: Problem, scaled: bool) -> Coordinates:
     # sd(y) with an intercept, root mean square of y without one (1 when y is all zero)
     y_col = Rc[:, -1] if problem.intercept else st.raw()[:, -1]
     y_sd = float(np.linalg.norm(y_col) / math.sqrt(n)) or 1.0
-    if not scaled:
-        return Coordinates(False, problem.intercept, np.zeros(p), np.ones(p), 0.0, y_sd)
     if problem.intercept:
         means = st.means()
-        sd = np.linalg.norm(Rc[:, :p], axis=0) / math.sqrt(n)
+        Fx = Rc[:p, :p]  # FxᵀFx = XcᵀXc
         loc, y_loc = means[:p], float(means[p])
     else:
-        sd = np.linalg.norm(st.raw()[:, 1 : p + 1], axis=0) / math.sqrt(n)
+        Fx = (st.noint() / st.scale)[:p, :p]
         loc, y_loc = np.zeros(p), 0.0
+    sd = np.linalg.norm(Fx, axis=0) / math.sqrt(n)
+    if scale == "none":
+        return Coordinates("none", problem.intercept, np.zeros(p), np.ones(p), 0.0, y_sd, sd=sd)
     zero = [problem.features[j] for j in np.flatnonzero(sd == 0)]
     if zero:
         raise RankError(
             f"{problem.source}: column {zero[0]!r} is constant, so it cannot be standardised "
             "or told apart from the intercept; drop it"
         )
-    return Coordinates(True, problem.intercept, loc, sd, y_loc, y_sd)
+    co = Coordinates(scale, problem.intercept, loc, sd, y_loc, y_sd, sd=sd)
+    if scale == "whiten" and p:
+        L = Fx / sd / math.sqrt(n)  # LᵀL = the correlation matrix (uncentred without b)
+        s = np.linalg.svd(L, compute_uv=False)
+        cond = s[0] / s[-1] if s[-1] > 0 else math.inf
+        if not cond < WHITEN_COND_MAX:
+            raise RankError(
+                f"{problem.source}: the features are collinear (their correlation matrix is "
+                "singular to working precision), so they cannot be whitened; drop a redundant "
+                "column, or run --method lstsq --allow-rank-deficient"
+            )
+        co.L = L
+    return co
 
 
 @dataclass
@@ -118,6 +190,12 @@ class Quadratic:
         v = self.r - self.M @ theta
         return float(v @ v) / (2 * self.n), -(self.M.T @ v) / self.n
 
+    def curvatures(self) -> tuple[float, float]:
+        """Largest and smallest eigenvalue of the Hessian MᵀM/n: gradient descent shrinks
+        the error along each eigenvector by 1 − lr·λ per epoch."""
+        s = np.linalg.svd(self.M, compute_uv=False)
+        return float(s[0] ** 2 / self.n), float(s[-1] ** 2 / self.n)
+
 
 def quadratic(problem: Problem, co: Coordinates) -> Quadratic:
     """The loss of ``problem`` in the coordinates ``co``, as a small triangular system."""
@@ -128,7 +206,7 @@ def quadratic(problem: Problem, co: Coordinates) -> Quadratic:
         Rc = st.centred()
         k = Rc.shape[0]
         M = np.zeros((k + 1, p + 1))
-        M[:k, :p] = Rc[:, :p] / co.spread
+        M[:k, :p] = _feature_block(Rc[:, :p], co, n)
         M[k, p] = math.sqrt(n)
         r = np.concatenate([Rc[:, p], [0.0]])
         return Quadratic(M, r, n)
@@ -137,7 +215,18 @@ def quadratic(problem: Problem, co: Coordinates) -> Quadratic:
         M = np.column_stack([R[:, 1 : p + 1], R[:, 0]])
         return Quadratic(M, R[:, -1], n)
     Rn = st.noint() / st.scale  # columns [X, y], unscaled
-    return Quadratic(Rn[:, :p] / co.spread, Rn[:, p], n)
+    return Quadratic(_feature_block(Rn[:, :p], co, n), Rn[:, p], n)
+
+
+def _feature_block(F: np.ndarray, co: Coordinates, n: int) -> np.ndarray:
+    """The features' columns of M: F/spread, or when whitening exactly √n·[I; 0]
+    (F/spread = √n·[L; 0], and L·L⁻¹ = I)."""
+    if co.L is None:
+        return F / co.spread
+    out = np.zeros_like(F)
+    p = F.shape[1]
+    out[:p, :p] = np.eye(p) * math.sqrt(n)
+    return out
 
 
 class Monitor:
@@ -194,7 +283,16 @@ class Monitor:
         return reason
 
     def _diverged(self, epoch: int, why: str) -> None:
-        hint = "lower --lr" + ("" if self.co.scaled else ", or drop --no-scale")
+        scale = self.co.scale
+        if scale == "whiten":
+            hint = "lower --lr (whitened, gd converges for any lr below 2, and lr 1 is exact)"
+        elif scale == "standard":
+            hint = "lower --lr, or use --scale whiten (converges for any lr below 2)"
+        else:
+            hint = (
+                "lower --lr, or drop --no-scale / --scale none (the default, --scale whiten, "
+                "converges for any lr below 2)"
+            )
         raise DivergenceError(
             f"{self.method} diverged at epoch {epoch} ({why}, lr={self.options.lr:g}); {hint}"
         )
@@ -210,10 +308,51 @@ class Monitor:
             self.method,
             epochs=epoch,
             converged=converged,
-            stop_reason=("gradient below --tol" if converged else "reached --epochs before --tol"),
+            stop_reason=CONVERGED if converged else self._why_capped(),
             history=self.history,
             loss_curve=self.curve,
             **kw,
         )
         result.info["scaled"] = self.co.scaled
+        result.info["scale"] = self.co.scale
+        if not converged:
+            result.notes.append(self._stop_note(result))
         return result
+
+    def _why_capped(self) -> str:
+        """Why a capped run had not converged: SGD at its noise floor (the best loss of the
+        last fifth of the run is no better, by 1% of the whole run's gain, than before), or
+        a loss still falling."""
+        curve = self.curve
+        if self.options.batch_size is None or len(curve) < 10:
+            return FALLING
+        k = max(2, len(curve) // 5)
+        before, recent = min(curve[:-k]), min(curve[-k:])
+        gain = curve[0] - min(curve)
+        return NOISE_FLOOR if before - recent <= 0.01 * gain else FALLING
+
+    def _stop_note(self, result: FitResult) -> str:
+        """The notice for a run that reached --epochs: why it stopped, and what to change."""
+        o, scale = self.options, self.co.scale
+        head = f"{self.method} stopped at the {result.epochs}-epoch cap before converging"
+        if result.stop_reason == NOISE_FLOOR:
+            return (
+                f"{head}: the loss is flat at the noise floor of SGD with batches of "
+                f"{o.batch_size}; a smaller --lr or a larger --batch-size lowers the floor"
+            )
+        head += f" (--tol {o.tol:g}), the loss still falling"
+        if scale != "whiten":
+            top, low = quadratic(self.problem, self.co).curvatures()
+            cond = top / low if low > 0 else math.inf
+            if cond > COND_HINT:
+                how = "--scale none (--no-scale)" if scale == "none" else "--scale standard"
+                return (
+                    f"{head}: with {how} the loss has condition number {cond:.3g}, so its "
+                    f"flattest direction shrinks by only 1 − lr·{low:.3g} per epoch, and an lr "
+                    f"above {2 / top:.3g} diverges; use --scale whiten (the default), where "
+                    "every direction shrinks by 1 − lr"
+                )
+            return f"{head}; try more --epochs or a larger --lr"
+        if o.lr < 1 and o.batch_size is None:
+            return f"{head}; try more --epochs, or a larger --lr (up to 1, which is exact)"
+        return f"{head}; try more --epochs"

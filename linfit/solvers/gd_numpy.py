@@ -4,7 +4,8 @@ Full batch (the default) takes every epoch from the accumulated statistics: the 
 gradient at θ are ‖r − Mθ‖²/2n and −Mᵀ(r − Mθ)/n for a small triangular M (see _descent.py),
 so an epoch costs O(p²) whatever the number of rows. ``batch_size`` runs mini-batch SGD over
 the rows instead (shuffled each epoch with ``seed``); the loss logged each epoch is still the
-exact full-data loss.
+exact full-data loss. Both run in the coordinates ``options.scale`` names (see _descent.py):
+by default whitened, where every direction of the error shrinks by 1 − lr per epoch.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def solve(problem: Problem, options: SolverOptions, hooks: Hooks) -> FitResult:
             loss, grad = q.loss_grad(theta)
             reason = mon.observe(epoch, loss, float(np.linalg.norm(grad)), theta)
     else:
-        Z, y = co.rows(problem.X, problem.y)
+        Z, y = co.rows(problem.X, problem.y)  # whitened: Z = ((X − x̄)/sd)·L⁻¹
         n, p = Z.shape
         bs = max(1, int(options.batch_size))
         while reason is None:

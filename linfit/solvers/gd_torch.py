@@ -1,19 +1,34 @@
 """Gradient descent with torch autograd, on cpu or cuda: a true loop over the tensors.
 
-torch is imported only when this solver runs. With ``scale=False`` this is the tutorial's
+torch is imported only when this solver runs. With ``scale="none"`` this is the tutorial's
 loop exactly: after ``torch.manual_seed(seed)``, w = randn(p), b = randn(1) (float32 draws,
 as the tutorial makes them), then ŷ = Xw + b, loss = mean((ŷ − y)²)/2, backward, update,
-zero the gradients. The loss is computed in ``dtype`` on the rows themselves; the epoch
-log reports it in the user's units.
+zero the gradients. By default the rows are first put in whitened coordinates (see
+_descent.py), block by block in float64 on the host, each block copied once into a tensor
+on the device; the model, loss, backward pass and update are the same autograd loop. The
+loss is computed in ``dtype`` on the rows themselves; the epoch log reports the user's units.
+
+On a GPU the data stay on the device: the loop runs chunks of epochs (1, 2, 4, … up to
+``CHUNK`` at a time) whose losses, gradient norms and parameters are kept on the device and
+read back once per chunk, so epochs do not wait on the host. The stopping rules are then
+applied epoch by epoch to what was read back; the parameters reported are those of the
+epoch that stopped, exactly as in an epoch-at-a-time loop.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import re
 
-from ..errors import EnvironmentProblem, UsageError
+from ..errors import EnvironmentProblem, UsageError, quote
 from . import FitResult, Hooks, Problem, SolverOptions, register
 from ._descent import Monitor, coordinates
+
+#: Most epochs run on an accelerator between two reads of the loss on the host.
+CHUNK = 64
+#: The same on the cpu, where reading a loss costs nothing: one epoch at a time.
+HOST_CHUNK = 1
+#: Rows transformed (on the host, in float64) per copy to the device.
+BLOCK_ROWS = 1 << 18
 
 
 def import_torch():
@@ -27,16 +42,30 @@ def import_torch():
     return torch
 
 
+def check_device(wanted: str) -> None:
+    """A device string linfit understands (auto, cpu, cuda, cuda:N), or a usage error."""
+    if wanted not in ("auto", "cpu", "cuda") and not re.fullmatch(r"cuda:\d{1,4}", wanted):
+        raise UsageError(f"unknown device {quote(wanted)}; use auto, cpu, cuda or cuda:N")
+
+
 def pick_device(torch, wanted: str) -> str:
+    """The device to run on; a missing GPU is an environment problem (exit 8)."""
+    check_device(wanted)
     if wanted == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if wanted == "cuda" and not torch.cuda.is_available():
+    if wanted == "cpu":
+        return wanted
+    if not torch.cuda.is_available():
         raise EnvironmentProblem(
-            "--device cuda was asked for, but no CUDA GPU is available to PyTorch "
+            f"--device {wanted} was asked for, but no CUDA GPU is available to PyTorch "
             f"(torch {torch.__version__}); use --device cpu or --device auto"
         )
-    if wanted not in ("cpu", "cuda") and not wanted.startswith("cuda:"):
-        raise UsageError(f"unknown device {wanted!r}; use auto, cpu or cuda")
+    if ":" in wanted and int(wanted.split(":")[1]) >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        raise EnvironmentProblem(
+            f"--device {wanted} was asked for, but PyTorch sees {count} CUDA "
+            f"GPU{'s' if count != 1 else ''} (cuda:0 to cuda:{count - 1}); use one of those"
+        )
     return wanted
 
 
@@ -46,14 +75,20 @@ def pick_device(torch, wanted: str) -> str:
     needs_rows=lambda o: True,
 )
 def solve(problem: Problem, options: SolverOptions, hooks: Hooks) -> FitResult:
+    if options.dtype not in ("float64", "float32"):
+        raise UsageError(f"unknown dtype {quote(options.dtype)}; use float64 or float32")
+    check_device(options.device)
     torch = import_torch()
     device = pick_device(torch, options.device)
-    if options.dtype not in ("float64", "float32"):
-        raise UsageError(f"unknown dtype {options.dtype!r}; use float64 or float32")
     dtype = getattr(torch, options.dtype)
     co = coordinates(problem, options.scale)
     p = len(problem.features)
-    Z, y = (torch.as_tensor(a, dtype=dtype, device=device) for a in co.rows(problem.X, problem.y))
+    n = len(problem.y)
+    Z = torch.empty((n, p), dtype=dtype, device=device)
+    y = torch.empty(n, dtype=dtype, device=device)
+    for start, Zb, yb in co.row_blocks(problem.X, problem.y, BLOCK_ROWS):
+        Z[start : start + len(yb)] = torch.as_tensor(Zb, dtype=dtype)
+        y[start : start + len(yb)] = torch.as_tensor(yb, dtype=dtype)
     torch.manual_seed(options.seed)
     theta0 = co.initial(p, lambda k: torch.randn(k).double().numpy())
     w = torch.as_tensor(theta0[:p], dtype=dtype, device=device).requires_grad_(True)
@@ -63,15 +98,8 @@ def solve(problem: Problem, options: SolverOptions, hooks: Hooks) -> FitResult:
         b = torch.zeros(1, dtype=dtype, device=device)
     params = [w, b] if co.intercept else [w]
     mon = Monitor(problem, options, hooks, co, "torch")
-    n = Z.shape[0]
-    bs = options.batch_size
+    bs = None if options.batch_size is None else max(1, int(options.batch_size))
     gen = torch.Generator(device="cpu").manual_seed(options.seed)
-
-    def theta() -> np.ndarray:
-        parts = [w.detach().cpu().double().numpy()]
-        if co.intercept:
-            parts.append(b.detach().cpu().double().numpy())
-        return np.concatenate(parts)
 
     def forward(Zb, yb):
         y_hat = Zb @ w + b
@@ -83,30 +111,56 @@ def solve(problem: Problem, options: SolverOptions, hooks: Hooks) -> FitResult:
                 t -= options.lr * t.grad
                 t.grad.zero_()
 
-    def loss_and_grad() -> tuple[float, float]:
-        """Full-data loss at the current θ, leaving its gradient in .grad."""
+    def epoch_step(e: int, out_loss, out_gnorm, out_theta) -> None:
+        """Record the full-data loss, its gradient's norm and θ at epoch ``e`` (into the
+        device buffers' row ``e``), then take that epoch's update(s)."""
         for t in params:
             t.grad = None
         loss = forward(Z, y)
         loss.backward()
-        gnorm = torch.sqrt(sum((t.grad**2).sum() for t in params))
-        return float(loss.item()), float(gnorm.item())
-
-    epoch = 0
-    while True:
-        loss, gnorm = loss_and_grad()
-        reason = mon.observe(epoch, loss, gnorm, theta)
-        if reason is not None:
-            break
+        with torch.no_grad():
+            out_loss[e] = loss.detach()
+            out_gnorm[e] = torch.sqrt(sum((t.grad**2).sum() for t in params))
+            out_theta[e] = torch.cat([t.detach() for t in params])
         if bs is None:
             update()  # the tutorial's step, with the gradient just computed
-        else:
-            order = torch.randperm(n, generator=gen).to(device)
-            for start in range(0, n, max(1, int(bs))):
-                idx = order[start : start + int(bs)]
-                for t in params:
-                    t.grad = None
-                forward(Z[idx], y[idx]).backward()
-                update()
-        epoch += 1
-    return mon.finish(epoch, loss, theta(), reason, device=device, dtype=options.dtype)
+            return
+        order = torch.randperm(n, generator=gen).to(device)
+        for start in range(0, n, bs):
+            idx = order[start : start + bs]
+            for t in params:
+                t.grad = None
+            forward(Z[idx], y[idx]).backward()
+            update()
+
+    most = HOST_CHUNK if torch.device(device).type == "cpu" else CHUNK
+    k = len(theta0)
+    epoch, chunk = 0, 1
+    while True:
+        size = max(1, min(chunk, options.epochs - epoch + 1))
+        losses = torch.empty(size, dtype=dtype, device=device)
+        gnorms = torch.empty(size, dtype=dtype, device=device)
+        thetas = torch.empty((size, k), dtype=dtype, device=device)
+        for i in range(size):
+            epoch_step(i, losses, gnorms, thetas)
+        losses_h = losses.double().cpu().numpy()
+        gnorms_h = gnorms.double().cpu().numpy()
+        thetas_h = thetas.double().cpu().numpy()
+        reason = None
+        for i in range(size):
+            reason = mon.observe(epoch + i, float(losses_h[i]), float(gnorms_h[i]), thetas_h[i])
+            if reason is not None:
+                epoch += i
+                break
+        if reason is not None:
+            break
+        epoch += size
+        chunk = min(2 * chunk, most)
+    return mon.finish(
+        epoch,
+        float(losses_h[i]),
+        thetas_h[i],
+        reason,
+        device=device,
+        dtype=options.dtype,
+    )
