@@ -11,11 +11,38 @@ statistics.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import dd
+from .errors import DataError
+from .limits import MAX_PARAMS
+
+
+def check_width(p: int, source: str = "the data", intercept: bool = True) -> None:
+    """Refuse more coefficients than MAX_PARAMS before any p×p statistics are allocated."""
+    k = p + int(intercept)
+    if k > MAX_PARAMS:
+        raise DataError(
+            f"{source}: {p} feature columns make {k} coefficients, more than linfit's limit of "
+            f"{MAX_PARAMS} (its statistics are a p×p factor); choose fewer columns with --x"
+        )
+
+
+def _scaled_diff(V: np.ndarray, shift: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """(V − shift)·scale by rows, without overflow: where V − shift exceeds float64's range
+    (values near ±1e308 of both signs) it is formed from halves (exact at that magnitude)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        D = V - shift[:, None]
+        bad = ~np.isfinite(D).all(axis=1)
+        if bad.any():
+            h = 0.5
+            D[bad] = (V[bad] * h - shift[bad, None] * h) * (scale[bad, None] / h)
+            D[~bad] *= scale[~bad, None]
+            return D
+        D *= scale[:, None]
+    return D
 
 
 def _qr_r(A: np.ndarray) -> np.ndarray:
@@ -63,22 +90,53 @@ def _block_r(Z: np.ndarray) -> np.ndarray:
 
 @dataclass
 class DesignStats:
-    """Statistics of the rows seen so far for p features and a target."""
+    """Statistics of the rows seen so far for p features and a target.
+
+    While fewer rows than the factor has columns (p + 2) have been seen, they are held as
+    they are (at most p + 1 rows) and the p×p factor is not built: a wide file with a
+    handful of rows is refused for having too few rows without allocating it.
+    """
 
     p: int
     n: int = 0
     shift: np.ndarray | None = None  # (p+1,): feature shifts, then the target's
     scale: np.ndarray | None = None  # (p+1,): powers of two
-    R: np.ndarray | None = None  # (p+2, p+2) upper triangular
+    factor: np.ndarray | None = None  # (p+2, p+2) upper triangular, once built
     lo: np.ndarray | None = None  # column minima (features, target)
     hi: np.ndarray | None = None  # column maxima
+    pending: list[np.ndarray] = field(default_factory=list, repr=False)  # scaled rows, held
+
+    def __post_init__(self) -> None:
+        check_width(self.p, intercept=False)
+
+    @property
+    def R(self) -> np.ndarray | None:
+        """The triangular factor (built from the held rows when first asked for)."""
+        if self.pending:
+            Z = np.concatenate(self.pending, axis=1)
+            self.pending = []
+            Rb = _block_r(Z)
+            self.factor = Rb if self.factor is None else _qr_r(np.vstack([self.factor, Rb]))
+        return self.factor
+
+    @R.setter
+    def R(self, value: np.ndarray | None) -> None:
+        self.pending = []
+        self.factor = value
 
     # -- building -----------------------------------------------------------------------
     def _set_frame(self, V: np.ndarray) -> None:
         V = V[:, : 1 << 16]  # the first rows are enough to remove an offset
-        self.shift = V.mean(axis=1)
-        spread = np.abs(V - self.shift[:, None]).max(axis=1)
-        self.scale = np.array([dd.pow2_scale(float(v)) for v in spread])
+        # the mean of values scaled into [0.5, 1) by a power of two cannot overflow
+        mag = np.abs(V).max(axis=1)
+        pre = np.array([dd.pow2_scale(float(v)) for v in mag])
+        with np.errstate(over="ignore", under="ignore"):
+            shift = (V * pre[:, None]).mean(axis=1) / pre
+        # a mean rounds between the column's values: keep it within them
+        self.shift = np.clip(shift, V.min(axis=1), V.max(axis=1))
+        half = _scaled_diff(V, self.shift, np.full(len(self.shift), 0.5))
+        spread = np.abs(half).max(axis=1)
+        self.scale = np.array([dd.pow2_scale(float(v), doubled=True) for v in spread])
 
     def update(self, X: np.ndarray, y: np.ndarray) -> None:
         """Fold a block of rows in (X of shape (m, p), y of shape (m,))."""
@@ -104,9 +162,9 @@ class DesignStats:
         self.lo = lo if self.lo is None else np.minimum(self.lo, lo)
         self.hi = hi if self.hi is None else np.maximum(self.hi, hi)
         self.n += m
-        Z = (V - self.shift[:, None]) * self.scale[:, None]
-        Rb = _block_r(Z)
-        self.R = Rb if self.R is None else _qr_r(np.vstack([self.R, Rb]))
+        self.pending.append(_scaled_diff(V, self.shift, self.scale))
+        if self.factor is not None or self.n >= self.p + 2:
+            self.R  # noqa: B018 (builds the factor from the held rows)
 
     def merge(self, other: DesignStats) -> DesignStats:
         """The statistics of both sets of rows (other is brought into this frame exactly)."""
