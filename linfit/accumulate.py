@@ -185,22 +185,25 @@ class DesignStats:
     # -- derived quantities ----------------------------------------------------------------
     def means(self) -> np.ndarray:
         """Column means (features, then target)."""
-        return self.shift + self.R[0, 1:] / self.R[0, 0] / self.scale
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self.shift + self.R[0, 1:] / self.R[0, 0] / self.scale
 
     def centred(self) -> np.ndarray:
         """Triangular factor of the centred, unscaled [X, y] (its Gram is the co-moment matrix)."""
-        return self.R[1:, 1:] / self.scale
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self.R[1:, 1:] / self.scale
 
     def raw(self) -> np.ndarray:
         """Triangular factor of the unshifted, unscaled [1, X, y]."""
-        R = self.R.copy()
-        R[0, 1:] += R[0, 0] * self.shift * self.scale
-        return R / np.concatenate([[1.0], self.scale])
+        R = self.raw_scaled()
+        with np.errstate(over="ignore", invalid="ignore"):
+            return R / np.concatenate([[1.0], self.scale])
 
     def raw_scaled(self) -> np.ndarray:
         """Triangular factor of the unshifted [1, X·D, y·e] (scaled, not shifted)."""
         R = self.R.copy()
-        R[0, 1:] += R[0, 0] * self.shift * self.scale
+        with np.errstate(over="ignore", invalid="ignore"):
+            R[0, 1:] += R[0, 0] * (self.shift * self.scale)
         return R
 
     def noint(self) -> np.ndarray:
@@ -223,21 +226,27 @@ class DesignStats:
         """‖y − b − Xw‖ at any parameters, from R alone (no overflow for huge values)."""
         c = self.center_intercept(b, w)
         e = self.scale[-1]
-        theta = np.concatenate([[(c - self.shift[-1]) * e], w * e / self.scale[:-1]])
-        v = self.R[:, -1] - self.R[:, :-1] @ theta
-        return float(np.linalg.norm(v)) / e
+        ex = np.frexp(self.scale)[1] - 1
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            c0 = dd.fsum([c, -float(self.shift[-1])])
+            theta = np.concatenate([[np.ldexp(c0, ex[-1])], np.ldexp(w, ex[-1] - ex[:-1])])
+            v = self.R[:, -1] - self.R[:, :-1] @ theta
+            return float(np.linalg.norm(v)) / e
 
     def sse(self, b: float, w: np.ndarray) -> float:
         """Residual sum of squares Σ(y − b − Xw)² (inf when it exceeds float64's range)."""
         r = self.residual_norm(b, w)
-        return r * r
+        with np.errstate(over="ignore"):
+            return r * r
 
     def total_norm(self, centred: bool) -> float:
         """√(Σ(y − ȳ)²) (centred) or √(Σy²), without overflow."""
         col = self.R[1:, -1] if centred else self.raw_scaled()[:, -1]
-        return float(np.linalg.norm(col)) / self.scale[-1]
+        with np.errstate(over="ignore"):
+            return float(np.linalg.norm(col)) / self.scale[-1]
 
     def sst(self, centred: bool) -> float:
         """Total sum of squares of y: about its mean (centred) or about zero."""
         t = self.total_norm(centred)
-        return t * t
+        with np.errstate(over="ignore"):
+            return t * t

@@ -259,6 +259,8 @@ def fit_problem(
             seed=options.seed,
             batch_size=options.batch_size,
             scaled=options.scale,
+            history_thinned=info.get("history_thinned", False),
+            history_every=info.get("history_every", max(1, options.log_every)),
         )
         if method == "torch":
             solver.update(device=result.device, dtype=result.dtype)

@@ -87,6 +87,14 @@ def _from_frame(
             np.concatenate([s, s]),
             extra=[float(st.shift[-1]), float(hi[0]), float(lo[0])],
         )
+    lost = (w == 0) & (np.abs(theta[-p:] if p else theta[:0]) > 1e-8 * np.max(np.abs(theta)))
+    if p and lost.any():
+        name = problem.features[int(np.flatnonzero(lost)[0])]
+        raise DataError(
+            f"{problem.source}: the slope of {name!r} is below float64's smallest number "
+            "(about 5e-324) and cannot be represented: rescale that column or y (e.g. by a "
+            "power of ten) and fit again"
+        )
     if not (np.all(np.isfinite(w)) and math.isfinite(b) and math.isfinite(c)):
         raise DataError(
             f"{problem.source}: the fitted coefficients exceed float64's range (about 1.8e308): "
