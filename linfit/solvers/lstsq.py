@@ -29,6 +29,7 @@ from ..linalg import (
     EPS,
     RankInfo,
     analyse_rank,
+    dependent_columns,
     equilibrated_cond,
     solve_lower_t,
     solve_upper,
@@ -121,8 +122,8 @@ def _describe_deficiency(problem: Problem, info: RankInfo) -> str:
             f"{problem.stats.lo[j]:.15g}), so it cannot be told apart from the intercept; drop "
             "it, or fit --no-intercept"
         )
-    v = np.abs(info.null_vector)
-    involved = [names[i] for i in np.flatnonzero(v > 0.05 * v.max())]
+    Rp, _ = _solve_frame(problem)
+    involved = [names[i] for i in dependent_columns(Rp, problem.n, info)]
     if len(involved) == 1:
         what = f"{involved[0]} is zero in every row"
     else:
