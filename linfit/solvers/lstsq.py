@@ -297,9 +297,9 @@ def solve(problem: Problem, options: SolverOptions, hooks: Hooks) -> FitResult:
     n = problem.n
     if n < k and not options.allow_rank_deficient:
         raise DataError(
-            f"{problem.source}: the fit needs more rows than coefficients: {n} "
-            f"row{'s' if n != 1 else ''} cannot determine {k} coefficients; supply at least "
-            f"{k} rows, choose fewer columns with --x, or pass --allow-rank-deficient for the "
+            f"{problem.source}: {n} row{'s' if n != 1 else ''} cannot determine {k} "
+            f"parameters: the fit needs more rows than coefficients; supply at least {k} rows, "
+            "choose fewer columns with --x, or pass --allow-rank-deficient for the "
             "minimum-norm solution"
         )
     Rp, z = _solve_frame(problem)
