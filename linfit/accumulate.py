@@ -133,10 +133,18 @@ class DesignStats:
         with np.errstate(over="ignore", under="ignore"):
             shift = (V * pre[:, None]).mean(axis=1) / pre
         # a mean rounds between the column's values: keep it within them
-        self.shift = np.clip(shift, V.min(axis=1), V.max(axis=1))
-        half = _scaled_diff(V, self.shift, np.full(len(self.shift), 0.5))
+        lo, hi = V.min(axis=1), V.max(axis=1)
+        shift = np.clip(shift, lo, hi)
+        half = _scaled_diff(V, shift, np.full(len(shift), 0.5))
         spread = np.abs(half).max(axis=1)
         self.scale = np.array([dd.pow2_scale(float(v), doubled=True) for v in spread])
+        # a round shift (a multiple of 2⁻⁸ of the spread's power of two) keeps x − s short,
+        # so exact data give an exactly representable prediction c at the shift
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            ex = np.frexp(self.scale)[1] - 1 + 8
+            coarse = np.ldexp(np.round(np.ldexp(shift, ex)), -ex)
+        ok = np.isfinite(coarse) & (coarse >= lo) & (coarse <= hi) & (spread > 0)
+        self.shift = np.where(ok, coarse, shift)
 
     def update(self, X: np.ndarray, y: np.ndarray) -> None:
         """Fold a block of rows in (X of shape (m, p), y of shape (m,))."""
