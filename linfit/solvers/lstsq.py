@@ -112,6 +112,24 @@ def original_cond(problem: Problem) -> float:
     return equilibrated_cond(problem.stats.noint()[:k, :k])
 
 
+def _intercept_involved(problem: Problem, Rp: np.ndarray, info: RankInfo) -> bool:
+    """Whether a dependency needs the intercept in the user's columns [1, X], not only in the
+    shifted frame (where x − s brings the shifts' combination in as a constant)."""
+    st = problem.stats
+    p = len(problem.features)
+    norms = np.linalg.norm(Rp, axis=0)
+    basis = info.null_basis if info.null_basis is not None else info.null_vector[None, :]
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for v in basis:
+            theta = v / np.where(norms > 0, norms, 1.0)
+            terms = theta[1:] * st.scale[:p] * st.shift[:p]  # what − Σθ·D·s moves to 1
+            raw = theta[0] - float(np.sum(terms))
+            size = abs(theta[0]) + float(np.sum(np.abs(terms)))
+            if not np.isfinite(raw) or abs(raw) > 1e-8 * size:
+                return True
+    return False
+
+
 def _describe_deficiency(problem: Problem, info: RankInfo) -> str:
     names = (["the intercept"] if problem.intercept else []) + [repr(f) for f in problem.features]
     const = problem.stats.constant_columns()
@@ -123,7 +141,10 @@ def _describe_deficiency(problem: Problem, info: RankInfo) -> str:
             "it, or fit --no-intercept"
         )
     Rp, _ = _solve_frame(problem)
-    involved = [names[i] for i in dependent_columns(Rp, problem.n, info)]
+    cols = [j for j in dependent_columns(Rp, problem.n, info) if j or not problem.intercept]
+    if problem.intercept and _intercept_involved(problem, Rp, info):
+        cols.insert(0, 0)
+    involved = [names[i] for i in cols]
     if len(involved) == 1:
         what = f"{involved[0]} is zero in every row"
     else:
