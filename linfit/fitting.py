@@ -25,6 +25,9 @@ from .solvers import EpochLog, FitResult, Hooks, Problem, SolverOptions, get_sol
 #: it only when the streamed solution's error bound says refinement can change a digit
 #: (linfit.solvers.lstsq), and it is dropped unused otherwise.
 KEEP_ROWS = 1 << 22
+#: After this many values have been read (2 MiB), lstsq's error bound of the rows so far is
+#: checked once: if it is certain to need no refinement, no more rows are kept.
+CHECK_VALUES = 1 << 18
 
 
 def not_kept(limit: int = KEEP_ROWS) -> str:
@@ -176,6 +179,8 @@ def _read_one(
         ys: list[np.ndarray] = []
         kept = 0
         keep = keep_rows
+        why = not_kept()
+        checked = False
         for block in reader.blocks(sel, report):
             stats.update_columns(block.V, block.lo, block.hi)
             if reservoir is not None:
@@ -187,6 +192,14 @@ def _read_one(
                     ys.append(block.y)
                 else:
                     keep, Xs, ys = False, [], []
+            if keep and not keep_all_rows and not checked and kept >= CHECK_VALUES:
+                checked = True
+                if _certified_so_far(stats, list(sel.x_names), intercept):
+                    keep, Xs, ys = False, [], []
+                    why = (
+                        f"its rows were not kept for refinement: after the first {stats.n:,} "
+                        "rows the fit looked certain to need none"
+                    )
     finally:
         reader.close()
     if stats.n == 0:
@@ -195,8 +208,20 @@ def _read_one(
     Y = np.concatenate(ys) if keep and ys else None
     problem = Problem(stats, list(sel.x_names), sel.y_name, intercept, X, Y, source=reader.name)
     if X is None:
-        problem.where_rows = not_kept()
+        problem.where_rows = why
     return Dataset(problem, report, reader.name, reservoir)
+
+
+def _certified_so_far(stats: DesignStats, features: list[str], intercept: bool) -> bool:
+    """Whether the streamed solution of the rows read so far is certified (its error bound
+    below lstsq.REFINE_BELOW): then refinement is unlikely to be needed, and rows need not
+    be kept for it."""
+    from .solvers.lstsq import REFINE_BELOW, streamed_bound
+
+    problem = Problem(stats, features, "y", intercept)
+    if problem.n <= problem.n_params:
+        return False
+    return streamed_bound(problem) < REFINE_BELOW
 
 
 def _no_rows(name: str, report: ReadReport) -> None:

@@ -157,3 +157,25 @@ def test_collinearity_names_every_column(tmp_path, names, columns, expect):
     for name in set(names) - set(expect):
         assert repr(name) not in line, (name, line)
     assert ("the intercept" in line) == (names == ["a", "b", "ind"]), line
+
+
+def test_rows_are_kept_only_when_refinement_is_likely(tmp_path, monkeypatch):
+    """After CHECK_VALUES values the streamed bound decides whether to go on keeping rows:
+    a well-conditioned input keeps none (and needs none); an ill-conditioned one keeps
+    them and is refined from them."""
+    monkeypatch.setattr(fitting, "CHECK_VALUES", 4096)
+    X, y = well_conditioned(6000, 3, seed=2)
+    good = tmp_path / "good.csv"
+    write(good, X, y)
+    data = fitting.read_dataset(str(good))
+    assert data.problem.X is None
+    out = fitting.fit_problem(data.problem)
+    assert out.model.solver["refined"] is False and out.notes == []
+
+    X, y = polynomial(n=6000)
+    bad = tmp_path / "bad.csv"
+    write(bad, X, y)
+    data = fitting.read_dataset(str(bad))
+    assert data.problem.X is not None and len(data.problem.y) == 6000
+    out = fitting.fit_problem(data.problem)
+    assert out.model.solver["refined"] is True and out.notes == []

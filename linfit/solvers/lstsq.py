@@ -212,6 +212,21 @@ def error_bound(problem: Problem, Rfull: np.ndarray, theta: np.ndarray, cond: fl
     return float(np.max(ratios))
 
 
+def streamed_bound(problem: Problem) -> float:
+    """The error bound of the streamed solution (inf when rank deficient or overflowing)."""
+    Rp, z = _solve_frame(problem)
+    info = analyse_rank(Rp, problem.n)
+    if info.deficient:
+        return math.inf
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+        theta = solve_upper(Rp, z)
+    Rfull = problem.stats.R if problem.intercept else problem.stats.noint()
+    try:
+        return error_bound(problem, Rfull, theta, info.cond)
+    except DataError:  # coefficients beyond float64's range: the fit will say so
+        return math.inf
+
+
 def _shifted_design(problem: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The kept rows in the solve frame, exactly: columns [1, (X − s)·D] (rounded) and
     [0, their rounding errors, y's], and the target (y − t)·e rounded; A_hi·θ + A_lo·[θ, −1]
