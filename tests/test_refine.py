@@ -24,7 +24,7 @@ def well_conditioned(n: int, p: int, seed: int = 0):
 
 
 def polynomial(n: int = 120, degree: int = 7, seed: int = 1):
-    """x, x², … on [2, 5]: cond of the centred design ≈ 1e8, far above the bound's limit."""
+    """x, x², … on [2, 5]: ill-conditioned (κ ≈ 1e5–1e8), far above what the bound certifies."""
     rng = np.random.default_rng(seed)
     x = np.sort(rng.uniform(2, 5, n))
     X = np.column_stack([x**k for k in range(1, degree + 1)])
