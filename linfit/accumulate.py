@@ -112,12 +112,16 @@ class DesignStats:
     @property
     def R(self) -> np.ndarray | None:
         """The triangular factor (built from the held rows when first asked for)."""
+        self._fold()
+        return self.factor
+
+    def _fold(self) -> None:
+        """Fold the held rows into the factor."""
         if self.pending:
             Z = np.concatenate(self.pending, axis=1)
             self.pending = []
             Rb = _block_r(Z)
             self.factor = Rb if self.factor is None else _qr_r(np.vstack([self.factor, Rb]))
-        return self.factor
 
     @R.setter
     def R(self, value: np.ndarray | None) -> None:
@@ -172,7 +176,7 @@ class DesignStats:
         self.n += m
         self.pending.append(_scaled_diff(V, self.shift, self.scale))
         if self.factor is not None or self.n >= self.p + 2:
-            self.R  # noqa: B018 (builds the factor from the held rows)
+            self._fold()
 
     def merge(self, other: DesignStats) -> DesignStats:
         """The statistics of both sets of rows (other is brought into this frame exactly)."""

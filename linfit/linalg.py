@@ -111,7 +111,3 @@ def dependent_columns(R: np.ndarray, n: int, info: RankInfo) -> list[int]:
         else:
             lo = mid + 1
     return sorted(int(j) for j in order[:hi])
-
-    @property
-    def deficient(self) -> bool:
-        return self.null_vector is not None

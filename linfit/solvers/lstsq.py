@@ -366,6 +366,12 @@ def solve(problem: Problem, options: SolverOptions, hooks: Hooks) -> FitResult:
             result.w, result.b, result.rss, result.refined = w, b, rss, True
             result.info["refinement_steps"] = passes  # the name schema 1 documents
             bound = min(bound, max(last, UNIT)) if last < 1 else bound
+        if bound >= REFINE_BELOW:
+            result_notes.append(
+                f"refinement stopped converging after {passes} pass"
+                f"{'es' if passes != 1 else ''}: the solution could not be certified to 1e-15 "
+                f"(estimated error bound {bound:.1g}, cond {info.cond:.2g})"
+            )
     elif bound >= REFINE_BELOW:
         result_notes.append(_unrefined_note(problem, bound, info.cond))
     result.notes = result_notes
