@@ -11,11 +11,38 @@ statistics.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import dd
+from .errors import DataError
+from .limits import MAX_PARAMS
+
+
+def check_width(p: int, source: str = "the data", intercept: bool = True) -> None:
+    """Refuse more coefficients than MAX_PARAMS before any p×p statistics are allocated."""
+    k = p + int(intercept)
+    if k > MAX_PARAMS:
+        raise DataError(
+            f"{source}: {p} feature columns make {k} coefficients, more than linfit's limit of "
+            f"{MAX_PARAMS} (its statistics are a p×p factor); choose fewer columns with --x"
+        )
+
+
+def _scaled_diff(V: np.ndarray, shift: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """(V − shift)·scale by rows, without overflow: where V − shift exceeds float64's range
+    (values near ±1e308 of both signs) it is formed from halves (exact at that magnitude)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        D = V - shift[:, None]
+        bad = ~np.isfinite(D).all(axis=1)
+        if bad.any():
+            h = 0.5
+            D[bad] = (V[bad] * h - shift[bad, None] * h) * (scale[bad, None] / h)
+            D[~bad] *= scale[~bad, None]
+            return D
+        D *= scale[:, None]
+    return D
 
 
 def _qr_r(A: np.ndarray) -> np.ndarray:
@@ -63,22 +90,65 @@ def _block_r(Z: np.ndarray) -> np.ndarray:
 
 @dataclass
 class DesignStats:
-    """Statistics of the rows seen so far for p features and a target."""
+    """Statistics of the rows seen so far for p features and a target.
+
+    While fewer rows than the factor has columns (p + 2) have been seen, they are held as
+    they are (at most p + 1 rows) and the p×p factor is not built: a wide file with a
+    handful of rows is refused for having too few rows without allocating it.
+    """
 
     p: int
     n: int = 0
     shift: np.ndarray | None = None  # (p+1,): feature shifts, then the target's
     scale: np.ndarray | None = None  # (p+1,): powers of two
-    R: np.ndarray | None = None  # (p+2, p+2) upper triangular
+    factor: np.ndarray | None = None  # (p+2, p+2) upper triangular, once built
     lo: np.ndarray | None = None  # column minima (features, target)
     hi: np.ndarray | None = None  # column maxima
+    pending: list[np.ndarray] = field(default_factory=list, repr=False)  # scaled rows, held
+
+    def __post_init__(self) -> None:
+        check_width(self.p, intercept=False)
+
+    @property
+    def R(self) -> np.ndarray | None:
+        """The triangular factor (built from the held rows when first asked for)."""
+        self._fold()
+        return self.factor
+
+    def _fold(self) -> None:
+        """Fold the held rows into the factor."""
+        if self.pending:
+            Z = np.concatenate(self.pending, axis=1)
+            self.pending = []
+            Rb = _block_r(Z)
+            self.factor = Rb if self.factor is None else _qr_r(np.vstack([self.factor, Rb]))
+
+    @R.setter
+    def R(self, value: np.ndarray | None) -> None:
+        self.pending = []
+        self.factor = value
 
     # -- building -----------------------------------------------------------------------
     def _set_frame(self, V: np.ndarray) -> None:
         V = V[:, : 1 << 16]  # the first rows are enough to remove an offset
-        self.shift = V.mean(axis=1)
-        spread = np.abs(V - self.shift[:, None]).max(axis=1)
-        self.scale = np.array([dd.pow2_scale(float(v)) for v in spread])
+        # the mean of values scaled into [0.5, 1) by a power of two cannot overflow
+        mag = np.abs(V).max(axis=1)
+        pre = np.array([dd.pow2_scale(float(v)) for v in mag])
+        with np.errstate(over="ignore", under="ignore"):
+            shift = (V * pre[:, None]).mean(axis=1) / pre
+        # a mean rounds between the column's values: keep it within them
+        lo, hi = V.min(axis=1), V.max(axis=1)
+        shift = np.clip(shift, lo, hi)
+        half = _scaled_diff(V, shift, np.full(len(shift), 0.5))
+        spread = np.abs(half).max(axis=1)
+        self.scale = np.array([dd.pow2_scale(float(v), doubled=True) for v in spread])
+        # a round shift (a multiple of 2⁻⁸ of the spread's power of two) keeps x − s short,
+        # so exact data give an exactly representable prediction c at the shift
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            ex = np.frexp(self.scale)[1] - 1 + 8
+            coarse = np.ldexp(np.round(np.ldexp(shift, ex)), -ex)
+        ok = np.isfinite(coarse) & (coarse >= lo) & (coarse <= hi) & (spread > 0)
+        self.shift = np.where(ok, coarse, shift)
 
     def update(self, X: np.ndarray, y: np.ndarray) -> None:
         """Fold a block of rows in (X of shape (m, p), y of shape (m,))."""
@@ -104,9 +174,9 @@ class DesignStats:
         self.lo = lo if self.lo is None else np.minimum(self.lo, lo)
         self.hi = hi if self.hi is None else np.maximum(self.hi, hi)
         self.n += m
-        Z = (V - self.shift[:, None]) * self.scale[:, None]
-        Rb = _block_r(Z)
-        self.R = Rb if self.R is None else _qr_r(np.vstack([self.R, Rb]))
+        self.pending.append(_scaled_diff(V, self.shift, self.scale))
+        if self.factor is not None or self.n >= self.p + 2:
+            self._fold()
 
     def merge(self, other: DesignStats) -> DesignStats:
         """The statistics of both sets of rows (other is brought into this frame exactly)."""
@@ -127,22 +197,25 @@ class DesignStats:
     # -- derived quantities ----------------------------------------------------------------
     def means(self) -> np.ndarray:
         """Column means (features, then target)."""
-        return self.shift + self.R[0, 1:] / self.R[0, 0] / self.scale
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self.shift + self.R[0, 1:] / self.R[0, 0] / self.scale
 
     def centred(self) -> np.ndarray:
         """Triangular factor of the centred, unscaled [X, y] (its Gram is the co-moment matrix)."""
-        return self.R[1:, 1:] / self.scale
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self.R[1:, 1:] / self.scale
 
     def raw(self) -> np.ndarray:
         """Triangular factor of the unshifted, unscaled [1, X, y]."""
-        R = self.R.copy()
-        R[0, 1:] += R[0, 0] * self.shift * self.scale
-        return R / np.concatenate([[1.0], self.scale])
+        R = self.raw_scaled()
+        with np.errstate(over="ignore", invalid="ignore"):
+            return R / np.concatenate([[1.0], self.scale])
 
     def raw_scaled(self) -> np.ndarray:
         """Triangular factor of the unshifted [1, X·D, y·e] (scaled, not shifted)."""
         R = self.R.copy()
-        R[0, 1:] += R[0, 0] * self.shift * self.scale
+        with np.errstate(over="ignore", invalid="ignore"):
+            R[0, 1:] += R[0, 0] * (self.shift * self.scale)
         return R
 
     def noint(self) -> np.ndarray:
@@ -165,21 +238,27 @@ class DesignStats:
         """‖y − b − Xw‖ at any parameters, from R alone (no overflow for huge values)."""
         c = self.center_intercept(b, w)
         e = self.scale[-1]
-        theta = np.concatenate([[(c - self.shift[-1]) * e], w * e / self.scale[:-1]])
-        v = self.R[:, -1] - self.R[:, :-1] @ theta
-        return float(np.linalg.norm(v)) / e
+        ex = np.frexp(self.scale)[1] - 1
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            c0 = dd.fsum([c, -float(self.shift[-1])])
+            theta = np.concatenate([[np.ldexp(c0, ex[-1])], np.ldexp(w, ex[-1] - ex[:-1])])
+            v = self.R[:, -1] - self.R[:, :-1] @ theta
+            return float(np.linalg.norm(v)) / e
 
     def sse(self, b: float, w: np.ndarray) -> float:
         """Residual sum of squares Σ(y − b − Xw)² (inf when it exceeds float64's range)."""
         r = self.residual_norm(b, w)
-        return r * r
+        with np.errstate(over="ignore"):
+            return r * r
 
     def total_norm(self, centred: bool) -> float:
         """√(Σ(y − ȳ)²) (centred) or √(Σy²), without overflow."""
         col = self.R[1:, -1] if centred else self.raw_scaled()[:, -1]
-        return float(np.linalg.norm(col)) / self.scale[-1]
+        with np.errstate(over="ignore"):
+            return float(np.linalg.norm(col)) / self.scale[-1]
 
     def sst(self, centred: bool) -> float:
         """Total sum of squares of y: about its mean (centred) or about zero."""
         t = self.total_norm(centred)
-        return t * t
+        with np.errstate(over="ignore"):
+            return t * t

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .accumulate import DesignStats
+from .accumulate import DesignStats, check_width
 from .errors import DataError
 from .io import CsvOptions, CsvReader, ReadReport, expand_inputs
 from .metrics import fit_metrics
@@ -21,8 +21,21 @@ from .model import LinearModel
 from .solvers import EpochLog, FitResult, Hooks, Problem, SolverOptions, get_solver
 
 #: Rows are kept in memory (for refinement, SGD and torch) while rows × columns ≤ this:
-#: 2**22 float64 values = 32 MiB. Larger inputs are fitted from the streamed statistics.
+#: 2**22 float64 values = 32 MiB. This bounds a buffer, not the accuracy: lstsq refines from
+#: it only when the streamed solution's error bound says refinement can change a digit
+#: (linfit.solvers.lstsq), and it is dropped unused otherwise.
 KEEP_ROWS = 1 << 22
+#: After this many values have been read (2 MiB), lstsq's error bound of the rows so far is
+#: checked once: if it is certain to need no refinement, no more rows are kept.
+CHECK_VALUES = 1 << 18
+
+
+def not_kept(limit: int = KEEP_ROWS) -> str:
+    """Why a read kept no rows (for the note of an uncertified fit)."""
+    return (
+        f"the input has more than {limit:,} values, so its rows were not kept in memory for "
+        "refinement; fit a smaller input, or refine from a sample"
+    )
 
 
 class Reservoir:
@@ -126,6 +139,12 @@ def _combine(parts: list[Dataset], keep_all_rows: bool) -> Dataset:
     problem = Problem(
         total.stats, list(first.features), first.target, first.intercept, X, Y, source=source
     )
+    if X is None:
+        problem.where_rows = (
+            not_kept()
+            if all(p.problem.X is not None for p in parts) or len(parts) < 2
+            else "the files were read by several processes, which keep no rows"
+        )
     return Dataset(problem, total.report, source, total.sample)
 
 
@@ -144,6 +163,7 @@ def _read_one(
     reservoir = Reservoir(sample) if sample else None
     try:
         sel = reader.select(x, y)
+        check_width(len(sel.x_idx), reader.name, intercept)
         from .parallel import read_parallel, workers_for
 
         workers = workers_for(path, keep_all_rows)
@@ -152,12 +172,15 @@ def _read_one(
             if stats.n == 0:
                 _no_rows(reader.name, report)
             problem = Problem(stats, list(sel.x_names), sel.y_name, intercept, source=reader.name)
+            problem.where_rows = "the file was read by several processes, which keep no rows"
             return Dataset(problem, report, reader.name, reservoir)
         stats = DesignStats(len(sel.x_idx))
         Xs: list[np.ndarray] = []
         ys: list[np.ndarray] = []
         kept = 0
         keep = keep_rows
+        why = not_kept()
+        checked = False
         for block in reader.blocks(sel, report):
             stats.update_columns(block.V, block.lo, block.hi)
             if reservoir is not None:
@@ -169,6 +192,14 @@ def _read_one(
                     ys.append(block.y)
                 else:
                     keep, Xs, ys = False, [], []
+            if keep and not keep_all_rows and not checked and kept >= CHECK_VALUES:
+                checked = True
+                if _certified_so_far(stats, list(sel.x_names), intercept):
+                    keep, Xs, ys = False, [], []
+                    why = (
+                        f"its rows were not kept for refinement: after the first {stats.n:,} "
+                        "rows the fit looked certain to need none"
+                    )
     finally:
         reader.close()
     if stats.n == 0:
@@ -176,7 +207,21 @@ def _read_one(
     X = np.concatenate(Xs) if keep and Xs else None
     Y = np.concatenate(ys) if keep and ys else None
     problem = Problem(stats, list(sel.x_names), sel.y_name, intercept, X, Y, source=reader.name)
+    if X is None:
+        problem.where_rows = why
     return Dataset(problem, report, reader.name, reservoir)
+
+
+def _certified_so_far(stats: DesignStats, features: list[str], intercept: bool) -> bool:
+    """Whether the streamed solution of the rows read so far is certified (its error bound
+    below lstsq.REFINE_BELOW): then refinement is unlikely to be needed, and rows need not
+    be kept for it."""
+    from .solvers.lstsq import REFINE_BELOW, streamed_bound
+
+    problem = Problem(stats, features, "y", intercept)
+    if problem.n <= problem.n_params:
+        return False
+    return streamed_bound(problem) < REFINE_BELOW
 
 
 def _no_rows(name: str, report: ReadReport) -> None:
@@ -223,19 +268,11 @@ def fit_problem(
     rss = result.rss if result.rss is not None else st.residual_norm(b, w)
     notes = list(result.notes)
     solver: dict = {"name": method}
+    info = dict(result.info)
+    center_y = info.pop("center_y", None)
     if method == "lstsq":
         solver["refined"] = result.refined
-        solver.update(result.info)
-        if not result.refined and not result.rank_deficient:
-            why = (
-                problem.where_rows
-                if problem.X is None
-                else "the design is too ill-conditioned to refine (cond ≥ 1e15)"
-            )
-            notes.append(
-                f"{why}, so the solution was not refined: it is accurate to about "
-                "cond × 1e-16 relative"
-            )
+        solver.update(info)
     else:
         solver.update(
             lr=options.lr,
@@ -248,6 +285,8 @@ def fit_problem(
             batch_size=options.batch_size,
             scaled=options.scale != "none",
             scale=options.scale,
+            history_thinned=info.get("history_thinned", False),
+            history_every=info.get("history_every", max(1, options.log_every)),
         )
         if method == "torch":
             solver.update(device=result.device, dtype=result.dtype)
@@ -267,7 +306,7 @@ def fit_problem(
     model.metrics["cond"] = cond
     if problem.intercept:
         model.center = st.shift[: len(w)].copy()
-        model.c = st.center_intercept(b, w)
+        model.c = center_y if center_y is not None else st.center_intercept(b, w)
     want_stats = (method == "lstsq") if stats is None else stats
     if want_stats and not result.rank_deficient:
         from .inference import compute
@@ -314,6 +353,7 @@ def fit_arrays(
     X = X[:, None] if X.ndim == 1 else X
     y = np.asarray(y, dtype=np.float64)
     features = features or [f"x{j}" for j in range(X.shape[1])]
+    check_width(X.shape[1], "the arrays", intercept)
     st = DesignStats(X.shape[1])
     st.update(X, y)
     problem = Problem(st, list(features), target, intercept, X, y)

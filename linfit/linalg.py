@@ -40,6 +40,7 @@ class RankInfo:
     cond: float
     rank: int
     null_vector: np.ndarray | None  # a direction the data do not determine
+    null_basis: np.ndarray | None = None  # rows: every such direction (k − rank of them)
 
     @property
     def deficient(self) -> bool:
@@ -68,11 +69,45 @@ def analyse_rank(R: np.ndarray, n: int) -> RankInfo:
     if zero.size:
         v = np.zeros(k)
         v[zero[0]] = 1.0
-        return RankInfo(float("inf"), k - zero.size, v)
+        basis = np.zeros((zero.size, k))
+        basis[np.arange(zero.size), zero] = 1.0
+        return RankInfo(float("inf"), k - zero.size, v, basis)
     _, s, vt = np.linalg.svd(R / norms)
     cond = float(s[0] / s[-1]) if s[-1] > 0 else float("inf")
     tol = rank_tolerance(n) * s[0]
     rank = int(np.sum(s > tol))
     if rank == k:
         return RankInfo(cond, rank, None)
-    return RankInfo(cond, rank, vt[-1])
+    return RankInfo(cond, rank, vt[-1], vt[rank:])
+
+
+def _nullity(R: np.ndarray, n: int) -> int:
+    """k − numerical rank of R's columns (equilibrated), by the rank_tolerance rule."""
+    norms = np.linalg.norm(R, axis=0)
+    if not np.any(norms):
+        return R.shape[1]
+    if np.any(norms == 0):
+        return int(np.sum(norms == 0)) + _nullity(R[:, norms > 0], n)
+    s = np.linalg.svd(R / norms, compute_uv=False)
+    return int(R.shape[1] - np.sum(s > rank_tolerance(n) * s[0]))
+
+
+def dependent_columns(R: np.ndarray, n: int, info: RankInfo) -> list[int]:
+    """Positions of every column that takes part in a linear dependency of R's columns.
+
+    Columns are ranked by their weight in the null space; the answer is the smallest such
+    leading set that is as rank deficient as all of R (found by bisection): every column
+    of each dependency is in it, and no column whose removal leaves the dependency intact.
+    """
+    k = R.shape[1]
+    basis = info.null_basis if info.null_basis is not None else info.null_vector[None, :]
+    order = np.argsort(-np.linalg.norm(basis, axis=0), kind="stable")
+    want = k - info.rank
+    lo, hi = 1, k  # _nullity(R[:, order[:hi]]) == want
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _nullity(R[:, order[:mid]], n) >= want:
+            hi = mid
+        else:
+            lo = mid + 1
+    return sorted(int(j) for j in order[:hi])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .accumulate import DesignStats
 
 
@@ -12,23 +14,26 @@ def fit_metrics(stats: DesignStats, rss: float, intercept: bool) -> dict[str, fl
 
     With an intercept R² is centred, 1 − SSE/Σ(y − ȳ)²; without one it is uncentred,
     1 − SSE/Σy² (as R and NIST define it). ``loss`` is the tutorial's J = SSE/(2n). Ratios
-    are formed from norms, so values near float64's limits (1e200) give finite R² and RMSE.
+    are formed from norms, so values near float64's limits (1e200) give finite R² and RMSE;
+    squares beyond float64's range (MSE, SSE of 1e308 data) are inf.
     """
     n = stats.n
     tss = stats.total_norm(centred=intercept)
-    if tss > 0:
-        q = rss / tss
-        r2 = 1.0 - q * q
-    else:
-        r2 = 1.0 if rss == 0 else float("nan")
-    rmse = rss / math.sqrt(n)
-    mse = rmse * rmse
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        if tss > 0:
+            q = rss / tss
+            r2 = 1.0 - q * q
+        else:
+            r2 = 1.0 if rss == 0 else float("nan")
+        rmse = rss / math.sqrt(n)
+        mse = rmse * rmse
+        sse = rss * rss
     return {
         "loss": mse / 2,
         "mse": mse,
         "rmse": rmse,
         "r2": r2,
         "r2_kind": "centred" if intercept else "uncentred",
-        "sse": rss * rss,
+        "sse": sse,
         "n": n,
     }

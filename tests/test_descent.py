@@ -339,7 +339,9 @@ def test_scale_none_is_no_scale():
 
 def test_scale_choices_are_checked():
     proc = run_cli("fit", CODE, "--method", "gd", "--scale", "diagonal")
-    assert proc.returncode == 2 and proc.stderr.startswith("Error: invalid value for '--scale': 'diagonal'")
+    assert proc.returncode == 2 and proc.stderr.startswith(
+        "Error: invalid value for '--scale': 'diagonal'"
+    )
     proc = run_cli("fit", CODE, "--method", "gd", "--scale", "whiten", "--no-scale")
     assert proc.returncode == 2 and proc.stderr.count("Error:") == 1
 

@@ -229,6 +229,21 @@ def _feature_block(F: np.ndarray, co: Coordinates, n: int) -> np.ndarray:
     return out
 
 
+#: Most epoch-log entries (and loss-curve points) kept for the result: past it, every other
+#: one is dropped and the spacing doubles, so memory does not grow with --epochs.
+MAX_HISTORY = 1000
+
+
+def thin(entries: list, every: int, epoch_of) -> tuple[list, int]:
+    """Drop every other kept entry (by epoch) once there are more than MAX_HISTORY."""
+    if len(entries) <= MAX_HISTORY:
+        return entries, every
+    every *= 2
+    last = entries[-1]
+    kept = [x for x in entries[:-1] if epoch_of(x) % every == 0]
+    return kept + [last], every
+
+
 class Monitor:
     """Counts epochs, logs, checks the stopping and divergence rules, builds the result."""
 
@@ -242,16 +257,23 @@ class Monitor:
     ) -> None:
         self.problem, self.options, self.hooks, self.co = problem, options, hooks, co
         self.method = method
-        self.curve: list[float] = []
+        self.curve: list[tuple[int, float]] = []  # (epoch, loss), thinned
+        self.curve_every = 1
         self.history: list[EpochLog] = []
+        self.history_every = max(1, options.log_every)
+        self.previous: float | None = None  # the last epoch's loss
         self.rises = 0
         self.start_loss: float | None = None
 
-    def _log(self, epoch: int, loss: float, theta) -> None:
+    def _log(self, epoch: int, loss: float, theta, final: bool = False) -> None:
         theta = theta() if callable(theta) else theta
         w, b = self.co.to_user(theta)
         entry = EpochLog(epoch, loss, w, b)
-        self.history.append(entry)
+        if epoch % self.history_every == 0 or final:
+            self.history.append(entry)
+            self.history, self.history_every = thin(
+                self.history, self.history_every, lambda e: e.epoch
+            )
         if self.hooks.on_log:
             self.hooks.on_log(entry)
 
@@ -260,14 +282,17 @@ class Monitor:
 
         ``theta`` is the parameter vector, or a function returning it (called only to log).
         """
-        self.curve.append(loss)
+        previous, self.previous = self.previous, loss
+        if epoch % self.curve_every == 0:
+            self.curve.append((epoch, loss))
+            self.curve, self.curve_every = thin(self.curve, self.curve_every, lambda c: c[0])
         if self.hooks.on_epoch:
             self.hooks.on_epoch(epoch, loss)
         if not math.isfinite(loss):
             self._diverged(epoch, "the loss became non-finite")
         if self.start_loss is None:
             self.start_loss = loss
-        elif len(self.curve) > 1 and loss > self.curve[-2] * (1 + 1e-12):
+        elif previous is not None and loss > previous * (1 + 1e-12):
             self.rises += 1
             if self.rises >= GROWTH_EPOCHS and loss > self.start_loss:
                 self._diverged(epoch, f"the loss grew for {self.rises} epochs in a row")
@@ -279,7 +304,7 @@ class Monitor:
         elif epoch >= self.options.epochs:
             reason = "epochs"
         if epoch % max(1, self.options.log_every) == 0 or reason:
-            self._log(epoch, loss, theta)
+            self._log(epoch, loss, theta, final=reason is not None)
         return reason
 
     def _diverged(self, epoch: int, why: str) -> None:
@@ -299,7 +324,7 @@ class Monitor:
 
     def finish(self, epoch: int, loss: float, theta: np.ndarray, reason: str, **kw) -> FitResult:
         if not self.history or self.history[-1].epoch != epoch:
-            self._log(epoch, loss, theta)
+            self._log(epoch, loss, theta, final=True)
         w, b = self.co.to_user(theta)
         converged = reason == "converged"
         result = FitResult(
@@ -310,10 +335,14 @@ class Monitor:
             converged=converged,
             stop_reason=CONVERGED if converged else self._why_capped(),
             history=self.history,
-            loss_curve=self.curve,
+            loss_curve=[loss for _, loss in self.curve],
             **kw,
         )
         result.info["scaled"] = self.co.scaled
+        log_every = max(1, self.options.log_every)
+        result.info["history_thinned"] = self.history_every > log_every
+        result.info["history_every"] = self.history_every
+        result.info["loss_curve_every"] = self.curve_every
         result.info["scale"] = self.co.scale
         if not converged:
             result.notes.append(self._stop_note(result))
@@ -323,7 +352,7 @@ class Monitor:
         """Why a capped run had not converged: SGD at its noise floor (the best loss of the
         last fifth of the run is no better, by 1% of the whole run's gain, than before), or
         a loss still falling."""
-        curve = self.curve
+        curve = [loss for _, loss in self.curve]
         if self.options.batch_size is None or len(curve) < 10:
             return FALLING
         k = max(2, len(curve) // 5)

@@ -1,16 +1,20 @@
-"""Least squares by Householder QR, refined in double-double arithmetic.
+"""Least squares by Householder QR, refined in double-double arithmetic only when it pays.
 
 1. The streamed factor R of the shifted, power-of-two-scaled design (see accumulate.py) gives
-   a backward-stable solution; its error is about cond × 1e-16.
-2. When the rows are in memory, the solution is refined on the *original* (unshifted) data:
-   Björck's iteration on the augmented system r + Ax = y, Aᵀr = 0, with both residuals
-   computed in double-double (linfit.dd) and every correction solved with one thin QR
-   factorisation of the shifted design. This converges to the exact least-squares solution
-   of the float64 data while cond × 1e-16 < 1, which is what lets linfit reach the NIST StRD
-   certified values to the digits the data hold.
-
-Rows are kept for refinement when they fit in memory (linfit.fitting.KEEP_ROWS); larger
-inputs are solved from the streamed factor alone, without a second pass over the file.
+   a backward-stable solution θ in that frame: the prediction at the shift, and the slopes.
+2. Its forward error is estimated from R alone (Higham, *Accuracy and Stability of
+   Numerical Algorithms*, §20.1; Björck, *Numerical Methods for Least Squares Problems*,
+   §1.4): ‖δθ‖/‖θ‖ ≲ u·(κ + κ²·‖r‖/(‖A‖‖θ‖)) with κ the condition number of the
+   column-equilibrated shifted design, then carried to each user parameter (the intercept
+   b = c − w·s inherits the slopes' error times the shift). Below REFINE_BELOW (relative, for
+   every coefficient) the streamed solution is returned as it is.
+3. Otherwise, when the rows are in memory, the solution is refined in the same shifted frame
+   on the exact data: each x − s is held as the pair fl(x − s) + its rounding error, so the
+   frame loses nothing however large the offset. Björck's iteration on the augmented system
+   r + Aθ = y, Aᵀr = 0 uses residuals computed in double-double (linfit.dd) and one thin QR
+   of the shifted design. It converges to the exact least-squares solution of the float64
+   data while κ × 1e-16 < 1; the intercept is then formed from the refined values in
+   double-double, so exact data at any offset float64 holds give exact answers.
 """
 
 from __future__ import annotations
@@ -21,12 +25,27 @@ import numpy as np
 
 from .. import dd
 from ..errors import DataError, RankError
-from ..linalg import EPS, RankInfo, analyse_rank, equilibrated_cond, solve_lower_t, solve_upper
+from ..linalg import (
+    EPS,
+    RankInfo,
+    analyse_rank,
+    dependent_columns,
+    equilibrated_cond,
+    solve_lower_t,
+    solve_upper,
+)
 from . import FitResult, Hooks, Problem, SolverOptions, register
 
 MAX_REFINE = 10
 #: Refinement converges while cond × 1e-16 < 1; beyond this it is not attempted.
 REFINE_COND_MAX = 1e15
+#: Relative forward-error bound below which the streamed solution is certified as it is.
+REFINE_BELOW = 1e-15
+#: Unit roundoff of float64.
+UNIT = EPS / 2
+#: Kept rows of at most this many values are refined whatever the bound: a pass costs about
+#: a millisecond there, and it settles the last digit (the bound allows a few units in it).
+REFINE_CHEAP = 1 << 16
 
 
 def _solve_frame(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
@@ -39,16 +58,50 @@ def _solve_frame(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
     return Rn[:k, :k], Rn[:k, -1]
 
 
-def _from_frame(problem: Problem, theta: np.ndarray) -> tuple[np.ndarray, float]:
-    """Map the solve frame's parameters to the user's w, b."""
+def _exponents(scale: np.ndarray) -> np.ndarray:
+    """log₂ of powers of two."""
+    return np.frexp(scale)[1] - 1
+
+
+def _from_frame(
+    problem: Problem, theta: np.ndarray, low: np.ndarray | None = None
+) -> tuple[np.ndarray, float, float]:
+    """Map the solve frame's parameters θ (+ ``low``, a correction below θ's last digit) to
+    the user's w, b and the prediction c at the shift (b and c rounded once, from every part).
+    """
     st = problem.stats
     p = len(problem.features)
-    e = st.scale[-1]
-    if problem.intercept:
-        w = theta[1:] * st.scale[:p] / e
-        c = st.shift[-1] + theta[0] / e
-        return w, st.intercept_from_center(c, w)
-    return theta * st.scale[:p] / e, 0.0
+    low = np.zeros_like(theta) if low is None else low
+    ex = _exponents(st.scale)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        if not problem.intercept:
+            return np.ldexp(theta + low, ex[:p] - ex[-1]), 0.0, 0.0
+        hi = np.ldexp(theta, np.concatenate([[-ex[-1]], ex[:p] - ex[-1]]))
+        lo = np.ldexp(low, np.concatenate([[-ex[-1]], ex[:p] - ex[-1]]))
+        w = hi[1:] + lo[1:]
+        w_lo = (hi[1:] - w) + lo[1:]  # what rounding w dropped (w + w_lo ≈ hi + lo)
+        s = st.shift[:p]
+        c = math.fsum([float(st.shift[-1]), float(hi[0]), float(lo[0])])
+        b = dd.add_dot(
+            0.0,
+            -np.concatenate([w, w_lo]),
+            np.concatenate([s, s]),
+            extra=[float(st.shift[-1]), float(hi[0]), float(lo[0])],
+        )
+    lost = (w == 0) & (np.abs(theta[-p:] if p else theta[:0]) > 1e-8 * np.max(np.abs(theta)))
+    if p and lost.any():
+        name = problem.features[int(np.flatnonzero(lost)[0])]
+        raise DataError(
+            f"{problem.source}: the slope of {name!r} is below float64's smallest number "
+            "(about 5e-324) and cannot be represented: rescale that column or y (e.g. by a "
+            "power of ten) and fit again"
+        )
+    if not (np.all(np.isfinite(w)) and math.isfinite(b) and math.isfinite(c)):
+        raise DataError(
+            f"{problem.source}: the fitted coefficients exceed float64's range (about 1.8e308): "
+            "rescale the columns (e.g. divide y or multiply x by a power of ten) and fit again"
+        )
+    return w, b, c
 
 
 def original_cond(problem: Problem) -> float:
@@ -57,6 +110,24 @@ def original_cond(problem: Problem) -> float:
     if problem.intercept:
         return equilibrated_cond(problem.stats.raw_scaled()[:k, :k])
     return equilibrated_cond(problem.stats.noint()[:k, :k])
+
+
+def _intercept_involved(problem: Problem, Rp: np.ndarray, info: RankInfo) -> bool:
+    """Whether a dependency needs the intercept in the user's columns [1, X], not only in the
+    shifted frame (where x − s brings the shifts' combination in as a constant)."""
+    st = problem.stats
+    p = len(problem.features)
+    norms = np.linalg.norm(Rp, axis=0)
+    basis = info.null_basis if info.null_basis is not None else info.null_vector[None, :]
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for v in basis:
+            theta = v / np.where(norms > 0, norms, 1.0)
+            terms = theta[1:] * st.scale[:p] * st.shift[:p]  # what − Σθ·D·s moves to 1
+            raw = theta[0] - float(np.sum(terms))
+            size = abs(theta[0]) + float(np.sum(np.abs(terms)))
+            if not np.isfinite(raw) or abs(raw) > 1e-8 * size:
+                return True
+    return False
 
 
 def _describe_deficiency(problem: Problem, info: RankInfo) -> str:
@@ -69,8 +140,11 @@ def _describe_deficiency(problem: Problem, info: RankInfo) -> str:
             f"{problem.stats.lo[j]:.15g}), so it cannot be told apart from the intercept; drop "
             "it, or fit --no-intercept"
         )
-    v = np.abs(info.null_vector)
-    involved = [names[i] for i in np.flatnonzero(v > 0.05 * v.max())]
+    Rp, _ = _solve_frame(problem)
+    cols = [j for j in dependent_columns(Rp, problem.n, info) if j or not problem.intercept]
+    if problem.intercept and _intercept_involved(problem, Rp, info):
+        cols.insert(0, 0)
+    involved = [names[i] for i in cols]
     if len(involved) == 1:
         what = f"{involved[0]} is zero in every row"
     else:
@@ -101,41 +175,131 @@ def _min_norm(problem: Problem, rank: int) -> tuple[np.ndarray, float]:
     return theta, 0.0
 
 
-def refine(problem: Problem, w: np.ndarray, b: float) -> tuple[np.ndarray, float, float, int]:
-    """Björck refinement on the original data; returns w, b, √SSE and iterations used."""
+def error_bound(problem: Problem, Rfull: np.ndarray, theta: np.ndarray, cond: float) -> float:
+    """Estimated relative forward error of the streamed solution, the worst over the user's
+    coefficients (w and b): u·(κ + κ²·η) normwise in the equilibrated frame (η = ‖r‖ /
+    (‖A‖‖θ‖)), carried to each coefficient; b = c − w·s adds Σ|s|·δw. A coefficient that is
+    exactly zero has an infinite relative bound unless its absolute bound is zero.
+    """
+    k = problem.n_params
+    if not math.isfinite(cond):
+        return math.inf
+    Rp = Rfull[:k, :k]
+    norms = np.linalg.norm(Rp, axis=0)
+    t_eq = theta * norms
+    size = float(np.linalg.norm(t_eq))
+    if size == 0:
+        return 0.0 if float(np.linalg.norm(Rfull[:, -1])) == 0 else math.inf
+    resid = float(np.linalg.norm(Rfull[k:, -1]))
+    eta = resid / size
+    rel = UNIT * (cond + cond * cond * eta)
+    dtheta = rel * size / norms  # absolute bound of each θ component, in the solve frame
+    st = problem.stats
+    p = len(problem.features)
+    e = st.scale[-1]
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        if problem.intercept:
+            w, b, _ = _from_frame(problem, theta)
+            dw = dtheta[1:] * st.scale[:p] / e
+            db = dtheta[0] / e + float(np.sum(np.abs(st.shift[:p]) * dw))
+            absolute = np.concatenate([dw, [db]])
+            values = np.abs(np.concatenate([w, [b]]))
+        else:
+            w, _, _ = _from_frame(problem, theta)
+            absolute = dtheta * st.scale[:p] / e
+            values = np.abs(w)
+        ratios = np.where(absolute == 0, 0.0, absolute / values)
+    return float(np.max(ratios))
+
+
+def streamed_bound(problem: Problem) -> float:
+    """The error bound of the streamed solution (inf when rank deficient or overflowing)."""
+    Rp, z = _solve_frame(problem)
+    info = analyse_rank(Rp, problem.n)
+    if info.deficient:
+        return math.inf
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+        theta = solve_upper(Rp, z)
+    Rfull = problem.stats.R if problem.intercept else problem.stats.noint()
+    try:
+        return error_bound(problem, Rfull, theta, info.cond)
+    except DataError:  # coefficients beyond float64's range: the fit will say so
+        return math.inf
+
+
+def _shifted_design(problem: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The kept rows in the solve frame, exactly: columns [1, (X − s)·D] (rounded) and
+    [0, their rounding errors, y's], and the target (y − t)·e rounded; A_hi·θ + A_lo·[θ, −1]
+    is then the exact shifted product."""
     st = problem.stats
     X, y = problem.X, problem.y
     p = X.shape[1]
-    # original frame: [1, X·Do], y·eo (powers of two from the largest magnitudes)
-    mag = np.maximum(np.abs(st.lo), np.abs(st.hi))
-    do = np.array([dd.pow2_scale(float(v)) for v in mag[:p]])
-    eo = dd.pow2_scale(float(mag[p]))
-    ys = y * eo
+    n = len(y)
+    d, e = st.scale[:p], st.scale[-1]
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        dh, dl = dd.two_sum(X, -st.shift[:p])
+        yh, yl = dd.two_sum(y, -st.shift[-1])
+        hi = np.empty((n, p + 1))
+        hi[:, 0] = 1.0
+        hi[:, 1:] = dh * d
+        lo = np.empty((n, p + 1))
+        lo[:, :p] = dl * d
+        lo[:, p] = -yl * e
+    return hi, lo, yh * e
+
+
+def refine(problem: Problem, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, int, float]:
+    """Björck refinement on the exact kept rows, in the solve frame.
+
+    Returns θ, the last correction (below θ's last digit), √SSE in the user's units, the
+    passes used and the size of the last applied correction relative to θ.
+    """
+    st = problem.stats
+    e = st.scale[-1]
     if problem.intercept:
-        Ao = np.column_stack([np.ones(len(y)), X * do])
-        S = np.column_stack([np.ones(len(y)), (X - st.shift[:p]) * st.scale[:p]])
-        Q, R = np.linalg.qr(S)
-        M = np.zeros((p + 1, p + 1))
-        M[0, 0] = 1.0
-        M[0, 1:] = st.shift[:p] * do
-        M[1:, 1:] = np.diag(do / st.scale[:p])
-        RO = R @ M
-        x = np.concatenate([[b * eo], w * eo / do])
+        A, lo, ys = _shifted_design(problem)
+        B = np.concatenate([A, lo], axis=1)
+        del lo
+
+        # B's second half multiplies [w-part of θ, 1]: the rounding errors of x − s and y − t
+        def resid(x: np.ndarray, r: np.ndarray | None = None) -> np.ndarray:
+            return dd.residual(ys, B, np.concatenate([x, x[1:], [1.0]]), r)
+
+        def grad(r: np.ndarray) -> np.ndarray:  # −(exact shifted design)ᵀ r, a column at a time
+            k = A.shape[1]
+            g = [dd.dot(A[:, 0], r)]
+            g += [dd.dot(B[:, [j, k + j - 1]], np.column_stack([r, r])) for j in range(1, k)]
+            return -np.array(g)
+
     else:
-        Ao = X * do
-        Q, RO = np.linalg.qr(Ao)
-        x = w * eo / do
-    r = dd.residual(ys, Ao, x)
+        p = problem.X.shape[1]
+        with np.errstate(over="ignore", under="ignore"):
+            A = problem.X * st.scale[:p]
+            ys = problem.y * e
+
+        def resid(x: np.ndarray, r: np.ndarray | None = None) -> np.ndarray:
+            return dd.residual(ys, A, x, r)
+
+        def grad(r: np.ndarray) -> np.ndarray:
+            return -np.array([dd.dot(A[:, j], r) for j in range(A.shape[1])])
+
+    Q, RO = np.linalg.qr(A)
+    x = np.array(theta, dtype=np.float64)
+    r = resid(x)
     steps = 0
     last = np.inf
-    while steps < MAX_REFINE:
-        steps += 1
-        f = dd.residual(ys, Ao, x, r)
-        g = -np.array([dd.dot(Ao[:, j], r) for j in range(Ao.shape[1])])
+    low = np.zeros_like(x)
+
+    def correction(x: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        f = resid(x, r)
+        g = grad(r)
         qf = Q.T @ f
         zt = solve_lower_t(RO, g)
-        dx = solve_upper(RO, qf - zt)
-        dr = f - Q @ (qf - zt)
+        return solve_upper(RO, qf - zt), f - Q @ (qf - zt)
+
+    while steps < MAX_REFINE:
+        steps += 1
+        dx, dr = correction(x, r)
         size = np.max(np.abs(dx)) / max(np.max(np.abs(x)), np.finfo(float).tiny)
         if size > 0.5 * last:  # no longer converging: keep what we have
             break
@@ -143,23 +307,34 @@ def refine(problem: Problem, w: np.ndarray, b: float) -> tuple[np.ndarray, float
         r = r + dr
         last = size
         if size <= EPS:
+            low, _ = correction(x, r)  # what is left, below θ's last digit
             break
-    r_final = dd.residual(ys, Ao, x)
-    rss = math.sqrt(dd.dot(r_final, r_final)) / eo
-    if problem.intercept:
-        return x[1:] * do / eo, float(x[0] / eo), rss, steps
-    return x * do / eo, 0.0, rss, steps
+    r_final = resid(x)
+    rss = math.sqrt(dd.dot(r_final, r_final)) / e
+    return x, low, rss, steps, float(last)
 
 
-@register("lstsq", "least squares: Householder QR, refined in double-double (exact to the data)")
+def _unrefined_note(problem: Problem, bound: float, cond: float) -> str:
+    if cond >= REFINE_COND_MAX:
+        why = f"the design is too ill-conditioned to refine (cond {cond:.2g} ≥ 1e15)"
+    else:
+        why = problem.where_rows
+    return (
+        f"the solution could not be certified to 1e-15 (estimated error bound {bound:.1g}, "
+        f"cond {cond:.2g}) and was not refined: {why}"
+    )
+
+
+@register("lstsq", "least squares: Householder QR, refined in double-double when it pays")
 def solve(problem: Problem, options: SolverOptions, hooks: Hooks) -> FitResult:
     k = problem.n_params
     n = problem.n
     if n < k and not options.allow_rank_deficient:
         raise DataError(
             f"{problem.source}: {n} row{'s' if n != 1 else ''} cannot determine {k} "
-            "parameters; a fit needs at "
-            f"least {k} rows (or pass --allow-rank-deficient for the minimum-norm solution)"
+            f"parameters: the fit needs more rows than coefficients; supply at least {k} rows, "
+            "choose fewer columns with --x, or pass --allow-rank-deficient for the "
+            "minimum-norm solution"
         )
     Rp, z = _solve_frame(problem)
     info = analyse_rank(Rp, n) if n >= k else RankInfo(float("inf"), n, np.ones(k))
@@ -169,16 +344,37 @@ def solve(problem: Problem, options: SolverOptions, hooks: Hooks) -> FitResult:
             raise RankError(_describe_deficiency(problem, info))
         w, b = _min_norm(problem, info.rank)
         result_notes.append(
-            f"rank deficient (rank {info.rank} of {k}): returned the minimum-norm solution"
+            f"rank deficient (rank {info.rank} of {k}): returned the minimum-norm solution, "
+            "which is not refined or certified"
         )
-        return FitResult(w, b, "lstsq", rank_deficient=True, notes=result_notes)
-    theta = solve_upper(Rp, z)
-    w, b = _from_frame(problem, theta)
+        result = FitResult(w, b, "lstsq", rank_deficient=True, notes=result_notes)
+        result.info.update(refine_passes=0, error_bound=math.inf)
+        return result
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+        theta = solve_upper(Rp, z)
+    Rfull = problem.stats.R if problem.intercept else problem.stats.noint()
+    bound = error_bound(problem, Rfull, theta, info.cond)
+    w, b, c = _from_frame(problem, theta)
     result = FitResult(w, b, "lstsq")
-    if problem.X is not None and n > 0 and original_cond(problem) < REFINE_COND_MAX:
-        w2, b2, rss, steps = refine(problem, w, b)
-        if np.all(np.isfinite(w2)) and np.isfinite(b2):
-            result.w, result.b, result.rss, result.refined = w2, b2, rss, True
-            result.info["refinement_steps"] = steps
-    result.info["cond_solve"] = info.cond
+    passes = 0
+    can_refine = problem.X is not None and info.cond < REFINE_COND_MAX
+    cheap = problem.X is not None and problem.X.size + problem.y.size <= REFINE_CHEAP
+    if can_refine and (bound >= REFINE_BELOW or cheap):
+        theta2, low, rss, passes, last = refine(problem, theta)
+        if np.all(np.isfinite(theta2)) and math.isfinite(rss):
+            w, b, c = _from_frame(problem, theta2, low)
+            result.w, result.b, result.rss, result.refined = w, b, rss, True
+            result.info["refinement_steps"] = passes  # the name schema 1 documents
+            bound = min(bound, max(last, UNIT)) if last < 1 else bound
+        if bound >= REFINE_BELOW:
+            result_notes.append(
+                f"refinement stopped converging after {passes} pass"
+                f"{'es' if passes != 1 else ''}: the solution could not be certified to 1e-15 "
+                f"(estimated error bound {bound:.1g}, cond {info.cond:.2g})"
+            )
+    elif bound >= REFINE_BELOW:
+        result_notes.append(_unrefined_note(problem, bound, info.cond))
+    result.notes = result_notes
+    result.info.update(refine_passes=passes, error_bound=bound, cond_solve=info.cond)
+    result.info["center_y"] = c  # the prediction at the shift (popped by fit_problem)
     return result
