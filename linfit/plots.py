@@ -38,7 +38,9 @@ def _panels(model: LinearModel, sample, result):
         fitted = model.predict(X) if len(X) else np.empty(0)
         data = ("residuals", fitted, y - fitted, None)
     curve = np.asarray(result.loss_curve) if result is not None and result.loss_curve else None
-    return data, curve
+    every = int(result.info.get("loss_curve_every", 1)) if result is not None else 1
+    epochs = np.arange(len(curve)) * every if curve is not None else None
+    return data, (epochs, curve) if curve is not None else None
 
 
 def plot_fit(model: LinearModel, sample, result, terminal: bool, path: str | None) -> None:
@@ -81,7 +83,8 @@ def _terminal(model: LinearModel, data, curve) -> None:
     if curve is not None:
         plt.subplot(1, 2)
         plt.title("loss by epoch")
-        plt.plot(list(range(len(curve))), curve.tolist(), marker="braille")
+        epochs, curve = curve
+        plt.plot(epochs.tolist(), curve.tolist(), marker="braille")
         if np.all(curve > 0):
             plt.yscale("log")
         plt.xlabel("epoch")
@@ -121,7 +124,8 @@ def _file(model: LinearModel, data, curve, path: str) -> None:
         ax.set_title("residuals against fitted values")
     if curve is not None:
         ax2 = axes[0, 1]
-        ax2.plot(np.arange(len(curve)), curve, color="C2")
+        epochs, curve = curve
+        ax2.plot(epochs, curve, color="C2")
         if np.all(curve > 0):
             ax2.set_yscale("log")
         ax2.set_xlabel("epoch")

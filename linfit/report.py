@@ -194,23 +194,42 @@ def _csv_num(v: Any) -> str:
 
 
 class EpochLogTable:
-    """Collects the logged epochs and prints them as one table on stderr."""
+    """Collects the logged epochs and prints them as one table on stderr. At most
+    ``max_rows`` rows are kept (evenly thinned, the first and the last always), so memory and
+    the printed log do not grow with --epochs; the title says when rows were left out."""
 
-    def __init__(self, features: list[str], intercept: bool) -> None:
+    def __init__(self, features: list[str], intercept: bool, max_rows: int = 200) -> None:
         heads = ["epoch", "loss"] + [f"w[{f}]" for f in features] + (["b"] if intercept else [])
         self.columns = [Column(h) for h in heads]
         self.intercept = intercept
         self.rows: list[list[Any]] = []
+        self.max_rows = max_rows
+        self.every = 1  # keep every `every`-th logged row
+        self.seen = 0
+        self.last: list[Any] | None = None
 
     def __call__(self, entry) -> None:
         cells = [int(entry.epoch), float(entry.loss)] + [float(v) for v in entry.w]
         if self.intercept:
             cells.append(float(entry.b))
+        self.seen += 1
+        self.last = cells
+        if (self.seen - 1) % self.every:
+            return
         self.rows.append(cells)
+        if len(self.rows) > self.max_rows:  # halve: keep every other kept row
+            self.rows = self.rows[::2]
+            self.every *= 2
 
     def print(self) -> None:
         if self.rows:
-            grid = Grid("epoch log", self.columns, self.rows)
+            rows = self.rows if self.rows[-1] is self.last else [*self.rows, self.last]
+            title = "epoch log"
+            if self.every > 1:
+                title += (
+                    f" (every {self.every}th logged epoch of {self.seen}; all in --format json)"
+                )
+            grid = Grid(title, self.columns, rows)
             sys.stderr.write(render(grid, output_width(sys.stderr)))
             sys.stderr.flush()
 

@@ -26,7 +26,7 @@ class Problem:
     intercept: bool = True
     X: np.ndarray | None = None  # (n, p) rows, when kept in memory
     y: np.ndarray | None = None
-    where_rows: str = "the rows did not fit in memory"  # why X is None, for notices
+    where_rows: str = "the rows were not kept in memory"  # why X is None, for notices
     source: str = "the data"  # the input's name, for messages
 
     @property
