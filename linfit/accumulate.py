@@ -194,6 +194,63 @@ class DesignStats:
         out.hi = np.maximum(self.hi, other.hi)
         return out
 
+    # -- columns that appear while streaming (categorical levels) --------------------------
+    def add_columns(self, k: int) -> None:
+        """Append ``k`` feature columns (before the target) that were zero in every row seen
+        so far: a level of a categorical column first seen now. Their shift is 0 and scale
+        1, so the factor gains zero rows and columns and stays triangular (exact)."""
+        if k <= 0:
+            return
+        check_width(self.p + k, intercept=False)
+        p = self.p
+        self.p = p + k
+        if self.shift is not None:
+            self.shift = np.insert(self.shift, p, np.zeros(k))
+            self.scale = np.insert(self.scale, p, np.ones(k))
+            self.lo = np.insert(self.lo, p, np.zeros(k))
+            self.hi = np.insert(self.hi, p, np.zeros(k))
+        self.pending = [np.insert(Z, p, np.zeros((k, Z.shape[1])), axis=0) for Z in self.pending]
+        if self.factor is not None:
+            R = np.insert(self.factor, p + 1, np.zeros((k, self.factor.shape[1])), axis=0)
+            self.factor = np.insert(R, p + 1, np.zeros((k, R.shape[0])), axis=1)
+
+    def select(self, columns: list[int]) -> DesignStats:
+        """The statistics of the design made of the feature ``columns`` (in that order) and
+        the target: the factor with the other columns deleted, re-triangularised (the R of
+        A[:, J] is the R of R[:, J], exactly as if only those columns had been read)."""
+        idx = np.asarray(columns, dtype=np.intp)
+        out = DesignStats(len(idx), self.n)
+        if self.shift is None:
+            return out
+        keep = np.concatenate([idx, [self.p]])
+        out.shift, out.scale = self.shift[keep], self.scale[keep]
+        out.lo, out.hi = self.lo[keep], self.hi[keep]
+        if self.R is not None:
+            out.R = _qr_r(self.R[:, np.concatenate([[0], keep + 1])])
+        return out
+
+    def permuted(self, order: list[int | None]) -> DesignStats:
+        """These statistics laid out in another column order: ``order[j]`` is the position of
+        new feature j among this one's features, or None for a column these rows never had
+        (zero in every row). Used to merge statistics whose columns were found in another
+        order (levels seen by two processes, or in two files)."""
+        missing = [j for j, i in enumerate(order) if i is None]
+        out = DesignStats(self.p, self.n, self.shift, self.scale, self.factor, self.lo, self.hi)
+        out.pending = list(self.pending)
+        out.add_columns(len(missing))
+        src = list(order)
+        for k, j in enumerate(missing):
+            src[j] = self.p + k
+        perm = np.asarray(src + [out.p], dtype=np.intp)
+        if out.shift is None:
+            return out
+        res = DesignStats(len(order), out.n)
+        res.shift, res.scale = out.shift[perm], out.scale[perm]
+        res.lo, res.hi = out.lo[perm], out.hi[perm]
+        if out.R is not None:
+            res.R = _qr_r(out.R[:, np.concatenate([[0], perm + 1])])
+        return res
+
     # -- derived quantities ----------------------------------------------------------------
     def means(self) -> np.ndarray:
         """Column means (features, then target)."""
