@@ -18,8 +18,8 @@ from collections.abc import Iterator
 import numpy as np
 
 from .accumulate import DesignStats
+from .dataset import Dataset, Reservoir, no_rows
 from .errors import DataError, EnvironmentProblem, InputError, LinfitError, UsageError
-from .fitting import Dataset, Reservoir, _no_rows
 from .io import CsvOptions, CsvReader, ReadReport, expand_inputs
 from .model import LinearModel
 from .parallel import Part
@@ -191,7 +191,7 @@ def read_dask(
     report = total.report
     source = files[0] if len(files) == 1 else f"{files[0]} and {len(files) - 1} more (dask)"
     if total.stats.n == 0:
-        _no_rows(source, report)
+        no_rows(source, report)
     problem = Problem(
         total.stats,
         list(sel.x_names),

@@ -207,13 +207,13 @@ class Design:
         for key, line in zip(keys, first):
             if key not in levels:
                 levels[key] = int(line)
-                self._grow(c, key)
+                self.add_level_columns(c, key)
             index.append(list(levels).index(key))
         codes = np.full(len(cells), -1, dtype=np.int64)
         codes[~absent] = np.asarray(index, dtype=np.int64)[inverse]
         return codes, absent
 
-    def _grow(self, c: str, key: Any) -> None:
+    def add_level_columns(self, c: str, key: Any) -> None:
         """Add the accumulated columns a new level of column ``c`` brings."""
         for t, term in enumerate(self._terms):
             cats = [i for i, f in enumerate(term) if self._categorical(f) and f.expr.value == c]

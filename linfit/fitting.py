@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .accumulate import DesignStats, check_width
+from .dataset import Dataset, Reservoir, no_rows
 from .errors import DataError
 from .io import CsvOptions, CsvReader, ReadReport, expand_inputs
 from .metrics import fit_metrics
@@ -36,46 +37,6 @@ def not_kept(limit: int = KEEP_ROWS) -> str:
         f"the input has more than {limit:,} values, so its rows were not kept in memory for "
         "refinement; fit a smaller input, or refine from a sample"
     )
-
-
-class Reservoir:
-    """A uniform random sample of at most ``size`` rows, in bounded memory (random keys:
-    the rows with the smallest keys are the sample)."""
-
-    def __init__(self, size: int, seed: int = 0) -> None:
-        self.size = size
-        self.rng = np.random.default_rng(seed)
-        self.keys = np.empty(0)
-        self.X: np.ndarray | None = None
-        self.y = np.empty(0)
-
-    def add(self, X: np.ndarray, y: np.ndarray) -> None:
-        """Offer rows to the sample."""
-        self._keep(self.rng.random(len(y)), X, y)
-
-    def merge(self, other: Reservoir) -> None:
-        """Fold another reservoir's sample in (the union's smallest keys are kept)."""
-        if other.X is not None:
-            self._keep(other.keys, other.X, other.y)
-
-    def _keep(self, keys: np.ndarray, X: np.ndarray, y: np.ndarray) -> None:
-        keys = np.concatenate([self.keys, keys])
-        X = X if self.X is None else np.concatenate([self.X, X])
-        y = np.concatenate([self.y, y])
-        if len(keys) > self.size:
-            keep = np.argpartition(keys, self.size)[: self.size]
-            keys, X, y = keys[keep], X[keep], y[keep]
-        self.keys, self.X, self.y = keys, X, y
-
-
-@dataclass
-class Dataset:
-    """A read input: the problem for the solvers and what happened while reading."""
-
-    problem: Problem
-    report: ReadReport
-    source: str
-    sample: Reservoir | None = None
 
 
 @dataclass
@@ -170,7 +131,7 @@ def _read_one(
         if workers > 1:
             stats, report, reservoir = read_parallel(reader, reader.options, sel, workers, sample)
             if stats.n == 0:
-                _no_rows(reader.name, report)
+                no_rows(reader.name, report)
             problem = Problem(stats, list(sel.x_names), sel.y_name, intercept, source=reader.name)
             problem.where_rows = "the file was read by several processes, which keep no rows"
             return Dataset(problem, report, reader.name, reservoir)
@@ -203,7 +164,7 @@ def _read_one(
     finally:
         reader.close()
     if stats.n == 0:
-        _no_rows(reader.name, report)
+        no_rows(reader.name, report)
     X = np.concatenate(Xs) if keep and Xs else None
     Y = np.concatenate(ys) if keep and ys else None
     problem = Problem(stats, list(sel.x_names), sel.y_name, intercept, X, Y, source=reader.name)
@@ -222,15 +183,6 @@ def _certified_so_far(stats: DesignStats, features: list[str], intercept: bool) 
     if problem.n <= problem.n_params:
         return False
     return streamed_bound(problem) < REFINE_BELOW
-
-
-def _no_rows(name: str, report: ReadReport) -> None:
-    if report.rows_read == 0:
-        raise DataError(f"{name} has a header but no data rows; add rows of numbers below it")
-    raise DataError(
-        f"{name}: all {report.rows_read} rows have missing values in the chosen columns; "
-        "nothing is left to fit: check the delimiter (--sep) and the columns (--x, --y)"
-    )
 
 
 def _history(problem: Problem, logs: list[EpochLog]) -> list[dict]:

@@ -1,0 +1,198 @@
+"""Reading an input through a formula: cells (io) → design blocks (design) → statistics
+(accumulate), in one streamed pass with memory bounded by the number of coefficients.
+
+Categorical levels are found while reading; a level first seen in a later block adds a
+statistics column that was zero for every earlier row. Several inputs (files, or a file's
+parts) each get their own design and statistics, merged by aligning columns by what they
+mean (term and levels), so the result equals one pass over all rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .accumulate import DesignStats
+from .dataset import Dataset, Reservoir
+from .design import Column, Design, DesignSpec
+from .errors import DataError
+from .formula import Formula
+from .io import CsvOptions, CsvReader, ReadReport, numeric_cells, parse_text_column
+from .solvers import Problem
+
+#: Rows are kept in memory for lstsq's refinement while rows × columns ≤ this (as fitting).
+KEEP_VALUES = 1 << 22
+
+
+@dataclass
+class DesignPart:
+    """What one input contributed: its design state, statistics of its accumulated columns
+    (in the order of ``design.full``), its rows when kept (blocks of shape (columns + 1,
+    rows), narrower for blocks read before later columns appeared), what happened while
+    reading, and a plot sample."""
+
+    design: Design
+    stats: DesignStats
+    report: ReadReport
+    source: str
+    blocks: list[np.ndarray] | None = field(default_factory=list)
+    sample: Reservoir | None = None
+
+    def merge(self, other: DesignPart) -> DesignPart:
+        """Both parts as one (other's rows come after this one's): levels and columns are
+        matched by meaning, so the result is what one pass over both would give."""
+        mine, theirs = self.design, other.design
+        mine_cols, their_cols = list(mine.full), list(theirs.full)
+        for c, kind in theirs.kinds.items():
+            if mine.kinds.setdefault(c, kind) != kind:
+                raise DataError(
+                    f"column {c!r} holds text in {self.source} and numbers in {other.source}; "
+                    f"make it categorical in every input with C({c}) in the formula"
+                )
+        mine.full = mine_cols + [col for col in their_cols if col not in mine_cols]
+        mine.ensure_numeric_terms()
+        for c, levels in theirs.levels.items():
+            have = mine.levels.setdefault(c, {})
+            for key, line in levels.items():
+                if key not in have:
+                    have[key] = line
+        for c, levels in list(mine.levels.items()):
+            for key in levels:  # products of levels first seen in different inputs
+                mine.add_level_columns(c, key)
+        union = list(mine.full)
+        left = self.stats.permuted([_pos(mine_cols, col) for col in union])
+        right = other.stats.permuted([_pos(their_cols, col) for col in union])
+        blocks = None
+        if self.blocks is not None and other.blocks is not None:
+            blocks = [_widen(b, mine_cols, union) for b in self.blocks]
+            blocks += [_widen(b, their_cols, union) for b in other.blocks]
+        sample = self.sample
+        if sample is not None and other.sample is not None:
+            _widen_sample(sample, mine_cols, union)
+            _widen_sample(other.sample, their_cols, union)
+            sample.merge(other.sample)
+        report = self.report.merge(other.report)
+        return DesignPart(mine, left.merge(right), report, self.source, blocks, sample)
+
+
+def _pos(cols: list[Column], col: Column) -> int | None:
+    return cols.index(col) if col in cols else None
+
+
+def _widen(V: np.ndarray, cols: list[Column], union: list[Column]) -> np.ndarray:
+    """A kept block (rows: some first of ``cols``, then the target) in ``union``'s columns."""
+    out = np.zeros((len(union) + 1, V.shape[1]))
+    for j in range(V.shape[0] - 1):
+        out[union.index(cols[j])] = V[j]
+    out[-1] = V[-1]
+    return out
+
+
+def _widen_sample(sample: Reservoir, cols: list[Column], union: list[Column]) -> None:
+    if sample.X is None:
+        return
+    X = np.zeros((len(sample.X), len(union)))
+    for j in range(sample.X.shape[1]):
+        X[:, union.index(cols[j])] = sample.X[:, j]
+    sample.X = X
+
+
+def read_part(
+    path: str,
+    formula: Formula,
+    csv: CsvOptions | None,
+    keep_rows: bool,
+    sample: int,
+) -> DesignPart:
+    """One input through the formula, in one pass."""
+    reader = CsvReader(path, csv)
+    report = ReadReport()
+    reservoir = Reservoir(sample) if sample else None
+    try:
+        design = Design(formula, reader.columns, reader.name, reader.options.na)
+        stats = DesignStats(0)
+        kept: list[np.ndarray] | None = [] if keep_rows else None
+        values = 0
+        options = reader.options
+
+        def parse(cells: np.ndarray, name: str, lines: np.ndarray) -> np.ndarray:
+            return parse_text_column(cells, name, reader.name, lines, options, None)
+
+        def is_number(cells: np.ndarray) -> np.ndarray:
+            return numeric_cells(cells, options)
+
+        for _, frame in reader.frames_text():
+            lines = frame.index.to_numpy(dtype=np.int64)
+            cells = {c: frame[c].to_numpy(dtype=object).astype(str) for c in design.columns}
+            cells = {c: np.char.strip(v) for c, v in cells.items()}
+            V, keep = design.transform(cells, lines, parse, is_number)
+            report.rows_read += len(lines)
+            dropped = int((~keep).sum())
+            if dropped:
+                report.rows_dropped += dropped
+                if report.first_dropped_line is None:
+                    report.first_dropped_line = int(lines[np.flatnonzero(~keep)[0]])
+            stats.add_columns(len(design.full) - stats.p)  # levels first seen in this block
+            if V.shape[1] == 0:
+                continue
+            stats.update_columns(V)
+            if reservoir is not None:
+                if reservoir.X is not None and reservoir.X.shape[1] < stats.p:
+                    reservoir.X = np.pad(reservoir.X, ((0, 0), (0, stats.p - reservoir.X.shape[1])))
+                reservoir.add(V[:-1].T, V[-1])
+            if kept is not None:
+                values += V.size
+                if values <= KEEP_VALUES:
+                    kept.append(V)
+                else:
+                    kept = None
+    finally:
+        reader.close()
+    return DesignPart(design, stats, report, reader.name, kept, reservoir)
+
+
+def finish(part: DesignPart, intercept: bool | None, source: str) -> Dataset:
+    """R's coding of the merged design → the Problem the solvers see."""
+    design = part.design
+    if part.stats.n == 0:
+        if part.report.rows_read == 0:
+            raise DataError(f"{source} has a header but no data rows; add rows below it")
+        raise DataError(
+            f"{source}: all {part.report.rows_read} rows have missing values in the columns the "
+            "formula uses; nothing is left to fit"
+        )
+    spec = design.coding()
+    chosen = spec.chosen
+    stats = part.stats.select(chosen)
+    X = y = None
+    width = len(design.full)
+    if part.blocks is not None:
+        full = np.concatenate([_pad(b, width) for b in part.blocks], axis=1)
+        X = np.ascontiguousarray(full[chosen].T)
+        y = full[-1].copy()
+    sample = part.sample
+    if sample is not None and sample.X is not None:
+        Xs = np.zeros((len(sample.y), width))
+        Xs[:, : sample.X.shape[1]] = sample.X
+        sample.X = Xs[:, chosen]
+    icpt = design.formula.intercept if intercept is None else intercept and design.formula.intercept
+    problem = Problem(
+        stats, list(spec.names), design.formula.target.label(), icpt, X, y, source=source
+    )
+    if X is None:
+        problem.where_rows = "the rows were not kept in memory (more than 4,194,304 values)"
+    return Dataset(problem, part.report, source, sample, design=spec)
+
+
+def _pad(V: np.ndarray, width: int) -> np.ndarray:
+    """A kept block from before some columns appeared: zero rows for the later columns."""
+    if V.shape[0] == width + 1:
+        return V
+    out = np.zeros((width + 1, V.shape[1]))
+    out[: V.shape[0] - 1] = V[:-1]
+    out[-1] = V[-1]
+    return out
+
+
+__all__ = ["DesignPart", "DesignSpec", "finish", "read_part"]
