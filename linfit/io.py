@@ -472,6 +472,11 @@ class RowShape(io.RawIOBase):
             self._raw.close()
         super().close()
 
+    @property
+    def open_quote_line(self) -> int | None:
+        """The line of the row whose quoted field the input ended inside, if it did."""
+        return self._row_line if self._eof and self._in_quote else None
+
     # -- row lines ----------------------------------------------------------------------
     def take(self, n: int) -> np.ndarray | None:
         """File lines of the next ``n`` rows (None when the scan and pandas disagree)."""
@@ -982,6 +987,12 @@ class CsvReader:
         except pd.errors.EmptyDataError:
             return
         except pd.errors.ParserError as exc:
+            shape = self._shape
+            if shape is not None and shape.open_quote_line is not None:
+                raise DataError(
+                    f"{self.name}: a quoted field opened at line {shape.open_quote_line} is "
+                    "never closed; close the quote or remove it"
+                ) from exc
             raise DataError(f"{self.name}: {_parser_message(str(exc))}") from exc
 
     @property
