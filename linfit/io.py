@@ -526,6 +526,8 @@ class RowShape(io.RawIOBase):
             self._event = False
             chunk = chunk[m.end() :]
         data = self._carry + chunk if self._carry else chunk
+        if b'"' in data and not final and self._quoted_rows(data, len(chunk)):
+            return
         if b'"' in data:
             self._carry = b""
             self._event = self.quoted = True
@@ -545,6 +547,59 @@ class RowShape(io.RawIOBase):
         self._carry = data[cut:]
         if cut:
             self._check_lines(data[:cut])
+
+    def _quoted_rows(self, data: bytes, fresh: int) -> bool:
+        """Complete rows of ``data`` (which starts at a row) holding well-formed quoted
+        fields, at numpy speed: a quote's parity tells whether a delimiter or line end is
+        inside a field. Well-formed: each quote opens a field (at its start) or closes one
+        (before a delimiter, a line end or an escaped quote). Returns False, having changed
+        nothing, for anything else (the event scan then decides), e.g. a stray ``5"``."""
+        n, sep = self._fields, self._sep
+        b = np.frombuffer(data, dtype=np.uint8)
+        S = np.flatnonzero((b < 35) | (b == sep))
+        K = b[S]
+        keep = (sep == K) | (K == 10) | (K == 13) | (K == 34)
+        S, K = S[keep], K[keep]
+        cr = K == 13
+        if cr.any():
+            at = S[cr]
+            if at[-1] + 1 >= len(b) or not (b[at + 1] == 10).all():
+                return False
+            S, K = S[~cr], K[~cr]
+        quote = K == 34
+        parity = np.cumsum(quote) & 1  # after each event: 1 inside a quoted field
+        qpos = S[quote]
+        opening = parity[quote] == 1
+        before = np.where(qpos > 0, b[np.maximum(qpos - 1, 0)], 10)
+        after = np.where(qpos + 1 < len(b), b[np.minimum(qpos + 1, len(b) - 1)], 34)
+        ok_open = (before == sep) | (before == 10) | (before == 34)
+        ok_close = (after == sep) | (after == 10) | (after == 13) | (after == 34)
+        # an opening quote after a quote is the second half of an escaped "" (its first half
+        # closed); a quote at the very start opens the row's first field
+        if not np.where(opening, ok_open, ok_close).all():
+            return False
+        outside = (K != 34) & (parity == 0)
+        lf = K == 10
+        ends = np.flatnonzero(outside & lf)
+        if n < 2 or len(ends) < 1:
+            return False
+        last = int(ends[-1])
+        row_events = K[: last + 1][outside[: last + 1]]
+        rows = len(row_events) // n
+        if not (
+            len(row_events) == rows * n
+            and (row_events[n - 1 :: n] == 10).all()
+            and int(np.count_nonzero(row_events == 10)) == rows
+        ):
+            return False
+        lines_before = np.cumsum(lf)  # physical lines ended up to each event
+        starts = np.concatenate(([0], lines_before[ends[:-1]]))
+        self._lines.append(self._line + starts.astype(np.int64))
+        self._line += int(lines_before[last])
+        self._seen += fresh
+        self._carry = data[S[last] + 1 :]
+        self.quoted = True
+        return True
 
     def _check_lines(self, text: bytes) -> None:
         """Complete lines without quotes: the common, numpy-speed path."""
@@ -670,6 +725,8 @@ def _read_record(stream: IO[bytes], cap: int, name: str) -> bytes:
     while True:
         chunk = stream.peek(1 << 16)[: 1 << 16]  # type: ignore[attr-defined]
         if not chunk:
+            if in_quote:
+                raise DataError(f"{name}: a quote in the header is never closed; close it")
             return bytes(out)
         end = -1
         for m in _HEADER_SPECIAL.finditer(chunk):
@@ -684,6 +741,10 @@ def _read_record(stream: IO[bytes], cap: int, name: str) -> bytes:
             out += stream.read(end)
             if out.endswith(b"\r") and stream.peek(1)[:1] == b"\n":  # type: ignore[attr-defined]
                 out += stream.read(1)
+        if len(out) > cap and in_quote:
+            raise DataError(
+                f"{name}: a quote in the header is not closed within {cap:,} bytes; close it"
+            )
         if len(out) > cap:
             raise DataError(
                 f"{name}: the header line is longer than {cap:,} bytes (linfit reads at most "
@@ -834,8 +895,6 @@ class CsvReader:
                 if stripped not in (b"", b"\xef\xbb\xbf"):
                     break
                 consumed += line
-        if consumed.startswith(b"\xef\xbb\xbf") and not line.startswith(b"\xef\xbb\xbf"):
-            line = b"\xef\xbb\xbf" + line  # the mark belongs to the text, not the blank line
         self.header_bytes = consumed + line  # as read: the rows start right after
         self.header_line = 1 + count_line_ends(consumed)
         self.data_line = 1 + count_line_ends(self.header_bytes)

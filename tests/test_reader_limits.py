@@ -353,7 +353,17 @@ CASES = [
         4,
         ": a quoted field opened at line 3 is never closed",
     ),
+    (
+        "unclosed quote in the header",
+        "fit",
+        '"x,y\n1,2\n2,3\n',
+        [],
+        False,
+        4,
+        ": a quote in the header is never closed",
+    ),
     # valid input that must fit
+    ("BOM then a blank line", "fit", b"\xef\xbb\xbf\nx,y\n1,2\n2,4\n3,7\n", [], False, 0, None),
     ("blank lines before header", "fit", "\n\nx,y\n1,2\n2,4\n3,6.5\n", [], False, 0, None),
     (
         "blank CRLF lines before header",
@@ -738,3 +748,34 @@ def test_row_scanner_agrees_with_the_csv_module(step):
             )
 
     check()
+
+
+def test_quoted_fields_across_many_chunks(tmp_path):
+    """Quoted cells (with newlines and delimiters inside) over many 1 MiB chunks: the numbers
+    of the plain file, and a ragged row's true line, counting the lines inside quotes."""
+    import linfit
+
+    rng = np.random.default_rng(5)
+    x = rng.uniform(0, 10, 60_000)
+    y = 2 * x + rng.normal(0, 1, x.size)
+    plain = tmp_path / "plain.csv"
+    plain.write_text("x,y\n" + "".join(f"{a!r},{b!r}\n" for a, b in zip(x.tolist(), y.tolist())))
+    notes = ['"a,b"', '"two\nlines"', '"say ""hi"""', "plain"]
+    rows = [
+        f'"{a!r}","{b!r}",{notes[i % 4]}' for i, (a, b) in enumerate(zip(x.tolist(), y.tolist()))
+    ]
+    quoted = tmp_path / "quoted.csv"
+    quoted.write_text('"x","y","note"\n' + "\n".join(rows) + "\n")
+    assert quoted.stat().st_size > 2 << 20
+    a = linfit.fit(str(plain))
+    b = linfit.fit(str(quoted), x=["x"], y="y")
+    assert a.n_samples == b.n_samples == 60_000
+    np.testing.assert_array_equal(a.w, b.w)
+    assert a.b == b.b
+    k = 50_001  # row index; rows before it hold k // 4 + 1 quoted newlines (i % 4 == 1)
+    rows[k] += ",extra"
+    quoted.write_text('"x","y","note"\n' + "\n".join(rows) + "\n")
+    newlines_before = sum(1 for i in range(k) if i % 4 == 1)
+    line = 2 + k + newlines_before
+    with pytest.raises(DataError, match=rf"line {line} has 4 fields but the header has 3"):
+        linfit.fit(str(quoted), x=["x"], y="y")
