@@ -1112,10 +1112,12 @@ class CsvReader:
         if inf.any():
             c, r = (int(v) for v in np.argwhere(inf)[0])
             line = int(lines[r])
+            raw = self.raw_cell(line, wanted[c])
+            shown = quote(raw) if raw is not None else "(inf, or a number beyond ±1.8e308)"
             raise DataError(
-                f"{self.name}: non-finite value {quote(self.raw_cell(line, wanted[c]))} in "
-                f"column {quote(self.columns[wanted[c]])} at line {line}; linfit fits finite "
-                "numbers only: remove or fix that row"
+                f"{self.name}: non-finite value {shown} in column "
+                f"{quote(self.columns[wanted[c]])} at line {line}; linfit fits finite numbers "
+                "only: remove or fix that row"
             )
         nan = np.isnan(V)
         missing = nan.any(axis=0)
@@ -1131,11 +1133,11 @@ class CsvReader:
             report.first_dropped_line = int(lines[bad])
         return np.ascontiguousarray(V[:, ~missing]), ~missing
 
-    def raw_cell(self, line: int, column: int) -> str:
+    def raw_cell(self, line: int, column: int) -> str | None:
         """The cell of the row at file ``line`` as written (e.g. ``1e999``, which pandas reads
-        as inf), read again from the file; ``inf`` where the input cannot be reread (stdin)."""
+        as inf), read again from the file; None where the input cannot be reread (stdin)."""
         if self._reopen is None:
-            return "inf"
+            return None
         try:
             raw = self._reopen()
             stream = self._decoded(raw)
@@ -1153,7 +1155,7 @@ class CsvReader:
                 text.close()
         except (OSError, ValueError, LinfitError, csv.Error):
             pass
-        return "inf"
+        return None
 
     def _numeric(self, sub, names: list[str], lines: np.ndarray) -> np.ndarray:
         """The chunk column by column, shape (columns, rows), float64; a non-numeric cell is

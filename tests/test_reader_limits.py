@@ -282,6 +282,15 @@ CASES = [
         ": non-finite value '-1e999' in column 'x' at line 3",
     ),
     (
+        "1e999 from stdin",
+        "fit",
+        "x,y\n1,2\n2,1e999\n3,5\n",
+        [],
+        True,
+        4,
+        ": non-finite value (inf, or a number beyond ±1.8e308) in column 'y' at line 3",
+    ),
+    (
         "1e999 after blank lines",
         "fit",
         "x,y\n1,2\n\n2,1E999\n3,5\n",
