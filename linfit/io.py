@@ -249,8 +249,9 @@ class Transcoded(io.RawIOBase):
         return n
 
     def close(self) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            self._raw.close()
+        if self._raw is not sys.stdin.buffer:  # stdin stays open for whoever reads it next
+            with contextlib.suppress(OSError, ValueError):
+                self._raw.close()
         super().close()
 
 
@@ -467,9 +468,7 @@ class RowShape(io.RawIOBase):
         self._carry = bytes(view[S[last] + 1 :])
         return True
 
-    def close(self) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            self._raw.close()
+    def close(self) -> None:  # the stream below belongs to the CsvReader, which closes it
         super().close()
 
     @property
