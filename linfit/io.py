@@ -502,10 +502,16 @@ class RowShape(io.RawIOBase):
     # -- scanning -----------------------------------------------------------------------
     def _ragged(self, line: int, count: int) -> DataError:
         few = "too few" if count < self._fields else "too many"
+        hint = ""
+        if count == self._fields + 1:
+            hint = (
+                "; if every row has one field more than the header, the first is probably a "
+                "row name: give it a name in the header"
+            )
         return DataError(
             f"{self._name}: line {line} has {count} field{'s' if count != 1 else ''} but the "
             f"header has {self._fields} ({few}); fix that row, quote fields that contain the "
-            "delimiter, or check --sep"
+            f"delimiter, or check --sep{hint}"
         )
 
     def _scan(self, chunk: bytes, final: bool) -> None:
