@@ -1,9 +1,12 @@
 """Reading CSV input: open (file, ``-`` for stdin, gzip), pick columns, validate, yield blocks.
 
-The input is read once, in blocks of rows, by pandas' C parser. Every problem with the input
-becomes a :class:`~linfit.errors.LinfitError` naming the file, and where it applies the column,
-the line and the value. Line numbers count the header as line 1 and assume one line per row
-(a quoted field holding a newline shifts later numbers by one).
+The input is read once, in blocks of rows, by pandas' C parser. On their way to it the bytes
+pass :class:`RowShape`, which refuses a row whose field count differs from the header's
+(pandas would drop, pad or truncate it, depending on where it is) and records each row's file
+line, so that every message names the real line (blank lines and quoted newlines counted).
+One function, :func:`parse_text_column`, gives a text cell its meaning for every command.
+Every problem with the input becomes a :class:`~linfit.errors.LinfitError` naming the file,
+and where it applies the column, the line and the value (quoted, cut to 80 characters).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import re
 import sys
 import warnings
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO
 
@@ -830,7 +833,7 @@ class CsvReader:
         path: str,
         options: CsvOptions | None = None,
         stream: IO[bytes] | None = None,
-        reopen=None,
+        reopen: Callable[[], IO[bytes]] | None = None,
     ) -> None:
         """Open ``path`` and read its header (``stream``, when given, is read instead)."""
         self.path = path
@@ -842,8 +845,6 @@ class CsvReader:
                 f"--decimal {quote(self.options.decimal)} is also the delimiter; "
                 "pass another --sep (e.g. --sep ';')"
             )
-        if self.options.thousands is not None and self.options.thousands == self.sep:
-            pass  # fine when such numbers are quoted ("1,234")
         if reopen is None and stream is None and path != "-":
             reopen = functools.partial(open_binary, path)
         self._reopen = reopen
