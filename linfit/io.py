@@ -987,7 +987,8 @@ class CsvReader:
         if n_features > MAX_PARAMS - 1:
             raise DataError(
                 f"{self.name}: {n_features:,} feature columns chosen; linfit fits at most "
-                f"{MAX_PARAMS - 1:,} (plus the intercept); choose fewer with --x"
+                f"{MAX_PARAMS:,} coefficients ({MAX_PARAMS - 1:,} features and the "
+                "intercept); choose fewer with --x"
             )
         if x:
             x_idx = [self.resolve(s) for s in x]
