@@ -1,15 +1,20 @@
 """Reading CSV input: open (file, ``-`` for stdin, gzip), pick columns, validate, yield blocks.
 
-The input is read once, in blocks of rows, by pandas' C parser. Every problem with the input
-becomes a :class:`~linfit.errors.LinfitError` naming the file, and where it applies the column,
-the line and the value. Line numbers count the header as line 1 and assume one line per row
-(a quoted field holding a newline shifts later numbers by one).
+The input is read once, in blocks of rows, by pandas' C parser. On their way to it the bytes
+pass :class:`RowShape`, which refuses a row whose field count differs from the header's
+(pandas would drop, pad or truncate it, depending on where it is) and records each row's file
+line, so that every message names the real line (blank lines and quoted newlines counted).
+One function, :func:`parse_text_column`, gives a text cell its meaning for every command.
+Every problem with the input becomes a :class:`~linfit.errors.LinfitError` naming the file,
+and where it applies the column, the line and the value (quoted, cut to 80 characters).
 """
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
+import functools
 import gzip
 import io
 import os
@@ -17,16 +22,17 @@ import re
 import sys
 import warnings
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO
 
 import numpy as np
 
-from .errors import DataError, InputError, UsageError
+from .errors import DataError, InputError, LinfitError, UsageError, quote
+from .limits import MAX_COLUMNS, MAX_HEADER_BYTES, MAX_PARAMS
 
-#: Widest header read whole; wider files are read with ``usecols`` (only chosen columns are
-#: parsed), which is much faster but cannot notice rows with extra fields.
+#: Widest header whose columns are all converted; wider files are read with ``usecols`` (only
+#: the chosen columns are converted; every row's fields are still counted by RowShape).
 WIDE_HEADER = 64
 #: Cells that mean "missing" (pandas' defaults).
 NA_TOKENS = frozenset(
@@ -34,17 +40,71 @@ NA_TOKENS = frozenset(
     + ["<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]
 )
 _BINARY_PROBE = 8192
+# a header cell may be as long as the header (the csv module's default limit is 128 KiB)
+csv.field_size_limit(max(csv.field_size_limit(), MAX_HEADER_BYTES + 1))
+
+
+#: Codecs Python knows that are not general text encodings of a file (they would "decode"
+#: a CSV into something else, or fail deep inside the parser).
+_NOT_FILE_ENCODINGS = frozenset({"punycode", "idna", "undefined"})
+
+
+def text_codec(encoding: str) -> codecs.CodecInfo:
+    """The codec of ``--encoding``; a name that is unknown, or names a codec that is not a
+    text encoding (``hex``, ``base64``, ``rot13``, ``punycode``…), is a usage error."""
+    try:
+        info = codecs.lookup(encoding)
+    except (LookupError, TypeError, ValueError):
+        info = None
+    if info is None or not info._is_text_encoding or info.name in _NOT_FILE_ENCODINGS:
+        raise UsageError(
+            f"--encoding {quote(encoding)} is not a text encoding Python can read a file "
+            "with; use a text encoding such as utf-8 or latin-1"
+        )
+    return info
+
+
+def _one_char(option: str, value: str) -> None:
+    if len(value) != 1 or value in '\r\n"':
+        raise UsageError(
+            f"{option} {quote(value)} must be exactly one character (not a quote or a line "
+            f"end){' (use tab for a tab)' if option == '--sep' else ''}"
+        )
 
 
 @dataclass(frozen=True)
 class CsvOptions:
-    """How to parse the text: delimiter, number format, encoding, missing values."""
+    """How to parse the text: delimiter, number format, encoding, missing values.
+
+    Contradictory or malformed options are refused here, so every command refuses them the
+    same way (exit 2)."""
 
     sep: str | None = None  # None: tab for .tsv files, else comma
     decimal: str = "."
     thousands: str | None = None
     encoding: str = "utf-8"
     na: str = "drop"  # "drop" rows with a missing chosen value, or "raise"
+
+    def __post_init__(self) -> None:
+        if self.sep is not None and self.sep not in ("\\t", "tab"):
+            _one_char("--sep", self.sep)
+        _one_char("--decimal", self.decimal)
+        if self.thousands is not None:
+            _one_char("--thousands", self.thousands)
+            if self.thousands == self.decimal:
+                raise UsageError(
+                    f"--thousands {quote(self.thousands)} is also the decimal mark "
+                    f"(--decimal {quote(self.decimal)}), so 1{self.decimal}5 would read as "
+                    "15; give them different characters (e.g. --decimal , --thousands .)"
+                )
+        if self.sep is not None and self.decimal == self.delimiter_for(""):
+            raise UsageError(
+                f"--decimal {quote(self.decimal)} is also the delimiter; pass another --sep "
+                "(e.g. --sep ';')"
+            )
+        if self.na not in ("drop", "raise"):
+            raise UsageError(f"--na {quote(self.na)}: use drop or raise")
+        text_codec(self.encoding)
 
     def delimiter_for(self, path: str) -> str:
         if self.sep is not None:
@@ -140,7 +200,7 @@ def display_name(path: str) -> str:
     return "<stdin>" if path == "-" else path
 
 
-class _Prepended(io.RawIOBase):
+class Prepended(io.RawIOBase):
     """A binary stream that yields ``head`` and then the rest of ``tail``."""
 
     def __init__(self, head: bytes, tail: IO[bytes]) -> None:
@@ -161,6 +221,84 @@ class _Prepended(io.RawIOBase):
         buffer[:n] = data
         return n
 
+    def close(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self._tail.close()
+        super().close()
+
+
+class Transcoded(io.RawIOBase):
+    """UTF-8 bytes of a stream in another encoding (UTF-16/32 …), so that the line and field
+    scanning below, which looks for ASCII bytes, and pandas see ordinary UTF-8 text."""
+
+    def __init__(self, raw: IO[bytes], encoding: str) -> None:
+        self._raw = raw
+        self._decoder = codecs.getincrementaldecoder(encoding)("strict")
+        self._out = b""
+        self._eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        while not self._out and not self._eof:
+            chunk = self._raw.read(1 << 20)
+            self._eof = not chunk
+            text = self._decoder.decode(chunk, final=self._eof)
+            self._out = text.encode("utf-8")
+        n = min(len(buffer), len(self._out))
+        buffer[:n] = self._out[:n]
+        self._out = self._out[n:]
+        return n
+
+    def close(self) -> None:
+        if self._raw is not sys.stdin.buffer:  # stdin stays open for whoever reads it next
+            with contextlib.suppress(OSError, ValueError):
+                self._raw.close()
+        super().close()
+
+
+#: Byte-order marks of encodings whose text is not ASCII bytes (checked longest first).
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def ascii_compatible(encoding: str) -> bool:
+    """Whether the encoding writes the delimiters, quotes and line ends as their ASCII bytes
+    (then the file's bytes can be scanned and split as they are)."""
+    info = text_codec(encoding)
+    if info.name in ("utf-8", "utf-8-sig"):
+        return True
+    probe = "\n\r,;\t| \"'#.0123456789eE+-"
+    try:
+        return codecs.encode(probe, info.name) == probe.encode("ascii")
+    except (UnicodeError, LookupError, ValueError):
+        return False
+
+
+def _open_error(name: str, exc: OSError) -> InputError:
+    """One clear line for each way opening a path can fail."""
+    import errno
+
+    if isinstance(exc, FileNotFoundError):
+        return InputError(f"{name}: no such file; check the path (use - to read stdin)")
+    if isinstance(exc, IsADirectoryError):
+        return InputError(f"{name} is a directory, not a CSV file")
+    if isinstance(exc, PermissionError):
+        return InputError(f"{name}: permission denied; check the file's read permission")
+    if exc.errno == errno.ELOOP:
+        return InputError(
+            f"{name}: too many levels of symbolic links (a symlink loop?); point it at a file"
+        )
+    if exc.errno == errno.ENAMETOOLONG:
+        return InputError(f"{quote(name)}: the path is too long; give a shorter path")
+    reason = exc.strerror or type(exc).__name__
+    return InputError(f"{name}: cannot open ({reason}); check the path and the device")
+
 
 def open_binary(path: str) -> IO[bytes]:
     """Open ``path`` (``-`` is stdin) for binary reading, decompressing gzip by its magic bytes."""
@@ -168,21 +306,19 @@ def open_binary(path: str) -> IO[bytes]:
     if path == "-":
         raw: IO[bytes] = sys.stdin.buffer
     else:
-        if not os.path.exists(path):
-            raise InputError(f"{name}: no such file; check the path (use - to read stdin)")
-        if os.path.isdir(path):
-            raise InputError(f"{name} is a directory, not a CSV file")
         try:
+            if os.path.isdir(path):
+                raise IsADirectoryError(21, "Is a directory")
             raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
-        except PermissionError:
-            raise InputError(f"{name}: permission denied; check the file's read permission")
         except OSError as exc:
-            raise InputError(f"{name}: cannot open ({exc.strerror})")
+            raise _open_error(name, exc) from None
+        except ValueError as exc:  # e.g. a NUL byte in the path
+            raise InputError(f"{quote(name)}: not a valid path ({exc})") from None
     stream = raw if hasattr(raw, "peek") else io.BufferedReader(raw)  # type: ignore[arg-type]
     try:
         magic = stream.peek(2)[:2]  # type: ignore[attr-defined]
     except OSError as exc:
-        raise InputError(f"{name}: cannot read ({exc.strerror})")
+        raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from None
     if magic == b"\x1f\x8b":
         stream = io.BufferedReader(gzip.GzipFile(fileobj=stream, mode="rb"))  # type: ignore[arg-type]
     return stream
@@ -190,7 +326,7 @@ def open_binary(path: str) -> IO[bytes]:
 
 @contextlib.contextmanager
 def _read_errors(name: str) -> Iterator[None]:
-    """Turn the low-level exceptions of reading (gzip, decoding) into clear errors."""
+    """Turn the low-level exceptions of reading (gzip, decoding, I/O) into clear errors."""
     try:
         yield
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
@@ -204,8 +340,12 @@ def _read_errors(name: str) -> Iterator[None]:
         ) from exc
     except LookupError as exc:
         if "encoding" in str(exc):
-            raise UsageError(f"{exc}; use a Python codec name, e.g. --encoding latin-1") from exc
+            raise UsageError(
+                f"{exc}; use a text encoding such as utf-8 or latin-1 (--encoding)"
+            ) from exc
         raise
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from exc
 
 
 class RangeReader(io.RawIOBase):
@@ -232,11 +372,468 @@ class RangeReader(io.RawIOBase):
         super().close()
 
 
+_LINE_END = re.compile(rb"\r\n|\n|\r(?!\Z)")
+
+
+class RowShape(io.RawIOBase):
+    """The data rows' bytes, passed through unchanged, checked on the way: every row must have
+    as many fields as the header (a ragged row is an error naming its line), and the file line
+    where each row starts is recorded, so messages name real lines even after blank lines or
+    quoted newlines.
+
+    Rows follow pandas' C parser: a line end is LF, CRLF or a lone CR; a line of spaces and
+    tabs (other than the delimiter) is blank and skipped; a quote opens a quoted field only
+    at the start of a field, and ``""`` inside one is a quote. Chunks without a quote are
+    checked with numpy; only chunks holding quotes are scanned byte event by event.
+    """
+
+    def __init__(self, raw: IO[bytes], name: str, sep: str, fields: int, line: int) -> None:
+        self._raw = raw
+        self._name = name
+        self._sep = ord(sep) if len(sep.encode()) == 1 else None
+        self._fields = fields
+        self._line = line  # the file line of the next byte
+        self._carry = b""  # the start of an unfinished line (fast mode)
+        self._eof = False
+        self._lines: list[tuple[int, int] | np.ndarray] = []  # (first, count) or an array
+        # event-mode state, kept between chunks (a quoted field can span them)
+        self._event = False
+        self._in_quote = False
+        self._closed_at = -2  # absolute offset of the last closing quote
+        self._field_start = 0  # absolute offset where the current field starts
+        self._count = 1  # fields of the current row so far
+        self._content = False  # the current row has something besides blanks
+        self._row_line = line
+        self._seen = 0  # absolute offset of the first byte of the next chunk
+        self._rows: list[int] = []
+        self.quoted = False  # a quote was seen
+        self.lone_cr = False  # a lone CR line end was seen
+        self._skip_lf = -1
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        n = self._raw.readinto(buffer)  # type: ignore[attr-defined]
+        if not n:
+            if not self._eof:
+                self._eof = True
+                self._scan(b"", final=True)
+            return 0
+        view = memoryview(buffer)[:n]
+        if self._event or self._sep is None or not self._fast(view):
+            self._scan(bytes(view), final=False)
+        return n
+
+    def _fast(self, view: memoryview) -> bool:
+        """Check a chunk in place when it holds no quote (the common case): the lines inside
+        it at numpy speed, the line it completes (begun in an earlier chunk) on its own.
+        Returns False, having changed nothing, when the chunk needs the general path."""
+        b = np.frombuffer(view, dtype=np.uint8)
+        sep = self._sep
+        if sep < 45:  # one comparison finds LF, CR, quote and the delimiter (, tab space)
+            mask = b < 45
+        else:
+            mask = b < 35
+            mask |= b == sep
+        S = np.flatnonzero(mask)
+        K = b[S]
+        other = (sep != K) & (K != 10) & (K != 13) & (K != 34)  # e.g. '+' of 1e+05
+        if other.any():
+            S, K = S[~other], K[~other]
+        if (K == 34).any():
+            return False
+        cr = K == 13
+        if cr.any():  # CRLF is fine here; a lone CR goes the general way
+            at = S[cr]
+            if at[-1] + 1 >= len(b) or not (b[at + 1] == 10).all():
+                return False
+            S, K = S[~cr], K[~cr]
+        nl = np.flatnonzero(K == 10)
+        if len(nl) < 2:
+            return False
+        first, last = int(nl[0]), int(nl[-1])
+        self._seen += len(b)
+        self._check_lines(self._carry + bytes(view[: S[first] + 1]))
+        n = self._fields
+        mid = K[first + 1 : last + 1]
+        rows = len(mid) // n
+        if (
+            n > 1
+            and len(mid) == rows * n
+            and (mid[n - 1 :: n] == 10).all()  # every n-th is a line end…
+            and int(np.count_nonzero(mid == 10)) == rows  # …and no other is
+        ):
+            self._lines.append((self._line, rows))
+            self._line += rows
+        else:
+            self._check_lines(bytes(view[S[first] + 1 : S[last] + 1]))
+        self._carry = bytes(view[S[last] + 1 :])
+        return True
+
+    def close(self) -> None:  # the stream below belongs to the CsvReader, which closes it
+        super().close()
+
+    @property
+    def open_quote_line(self) -> int | None:
+        """The line of the row whose quoted field the input ended inside, if it did."""
+        return self._row_line if self._eof and self._in_quote else None
+
+    # -- row lines ----------------------------------------------------------------------
+    def take(self, n: int) -> np.ndarray | None:
+        """File lines of the next ``n`` rows (None when the scan and pandas disagree)."""
+        out: list[np.ndarray] = []
+        need = n
+        while need and self._lines:
+            head = self._lines[0]
+            if isinstance(head, tuple):
+                first, count = head
+                k = min(need, count)
+                out.append(np.arange(first, first + k, dtype=np.int64))
+                self._lines[0] = (first + k, count - k) if count > k else None  # type: ignore[assignment]
+            else:
+                k = min(need, len(head))
+                out.append(head[:k])
+                self._lines[0] = head[k:] if len(head) > k else None  # type: ignore[assignment]
+            if self._lines[0] is None:
+                self._lines.pop(0)
+            need -= k
+        if need:
+            return None
+        return np.concatenate(out) if out else np.empty(0, dtype=np.int64)
+
+    # -- scanning -----------------------------------------------------------------------
+    def _ragged(self, line: int, count: int) -> DataError:
+        few = "too few" if count < self._fields else "too many"
+        hint = ""
+        if count == self._fields + 1:
+            hint = (
+                "; if every row has one field more than the header, the first is probably a "
+                "row name: give it a name in the header"
+            )
+        return DataError(
+            f"{self._name}: line {line} has {count} field{'s' if count != 1 else ''} but the "
+            f"header has {self._fields} ({few}); fix that row, quote fields that contain the "
+            f"delimiter, or check --sep{hint}"
+        )
+
+    def _scan(self, chunk: bytes, final: bool) -> None:
+        if self._sep is None:  # a multi-byte delimiter: leave the shape to pandas
+            return
+        if self._event:
+            if final or self._in_quote or b'"' in chunk:
+                self._scan_events(chunk, final)
+                return
+            # no quote open or coming: finish the current row event by event, then go back
+            # to the fast path
+            m = _LINE_END.search(chunk)
+            if m is None or m.end() == len(chunk):
+                self._scan_events(chunk, final)
+                return
+            self._scan_events(chunk[: m.end()], False)
+            self._event = False
+            chunk = chunk[m.end() :]
+        data = self._carry + chunk if self._carry else chunk
+        if b'"' in data and not final and self._quoted_rows(data, len(chunk)):
+            return
+        if b'"' in data:
+            self._carry = b""
+            self._event = self.quoted = True
+            self._field_start = self._seen - (len(data) - len(chunk))
+            self._row_line = self._line
+            self._count, self._content = 1, False
+            self._scan_events(data, final, base=self._field_start)
+            return
+        if final:
+            if data:
+                data += b"\n"
+            cut = len(data)
+        else:
+            end = len(data) - 1 if data.endswith(b"\r") else len(data)  # CR: maybe half a CRLF
+            cut = max(data.rfind(b"\n", 0, end), data.rfind(b"\r", 0, end)) + 1
+        self._seen += len(chunk)
+        self._carry = data[cut:]
+        if cut:
+            self._check_lines(data[:cut])
+
+    def _quoted_rows(self, data: bytes, fresh: int) -> bool:
+        """Complete rows of ``data`` (which starts at a row) holding well-formed quoted
+        fields, at numpy speed: a quote's parity tells whether a delimiter or line end is
+        inside a field. Well-formed: each quote opens a field (at its start) or closes one
+        (before a delimiter, a line end or an escaped quote). Returns False, having changed
+        nothing, for anything else (the event scan then decides), e.g. a stray ``5"``."""
+        n, sep = self._fields, self._sep
+        b = np.frombuffer(data, dtype=np.uint8)
+        S = np.flatnonzero((b < 35) | (b == sep))
+        K = b[S]
+        keep = (sep == K) | (K == 10) | (K == 13) | (K == 34)
+        S, K = S[keep], K[keep]
+        cr = K == 13
+        if cr.any():
+            at = S[cr]
+            if at[-1] + 1 >= len(b) or not (b[at + 1] == 10).all():
+                return False
+            S, K = S[~cr], K[~cr]
+        quote = K == 34
+        parity = np.cumsum(quote) & 1  # after each event: 1 inside a quoted field
+        qpos = S[quote]
+        opening = parity[quote] == 1
+        before = np.where(qpos > 0, b[np.maximum(qpos - 1, 0)], 10)
+        after = np.where(qpos + 1 < len(b), b[np.minimum(qpos + 1, len(b) - 1)], 34)
+        ok_open = (before == sep) | (before == 10) | (before == 34)
+        ok_close = (after == sep) | (after == 10) | (after == 13) | (after == 34)
+        # an opening quote after a quote is the second half of an escaped "" (its first half
+        # closed); a quote at the very start opens the row's first field
+        if not np.where(opening, ok_open, ok_close).all():
+            return False
+        outside = (K != 34) & (parity == 0)
+        lf = K == 10
+        ends = np.flatnonzero(outside & lf)
+        if n < 2 or len(ends) < 1:
+            return False
+        last = int(ends[-1])
+        row_events = K[: last + 1][outside[: last + 1]]
+        rows = len(row_events) // n
+        if not (
+            len(row_events) == rows * n
+            and (row_events[n - 1 :: n] == 10).all()
+            and int(np.count_nonzero(row_events == 10)) == rows
+        ):
+            return False
+        lines_before = np.cumsum(lf)  # physical lines ended up to each event
+        starts = np.concatenate(([0], lines_before[ends[:-1]]))
+        self._lines.append(self._line + starts.astype(np.int64))
+        self._line += int(lines_before[last])
+        self._seen += fresh
+        self._carry = data[S[last] + 1 :]
+        self.quoted = True
+        return True
+
+    def _check_lines(self, text: bytes) -> None:
+        """Complete lines without quotes: the common, numpy-speed path."""
+        b = np.frombuffer(text, dtype=np.uint8)
+        cr = b"\r" in text and text.count(b"\r") != text.count(b"\r\n")
+        self.lone_cr |= cr
+        n = self._fields
+        if not cr and n > 1:
+            # every line a row of n fields: the delimiters and line ends alternate as n - 1
+            # delimiters then one LF (a blank line, or a ragged row, breaks the pattern)
+            special = np.flatnonzero((b == self._sep) | (b == 10))
+            kinds = b[special] == 10
+            rows = len(special) // n
+            if (
+                len(special) == rows * n
+                and kinds[n - 1 :: n].all()
+                and int(np.count_nonzero(kinds)) == rows
+            ):
+                self._lines.append((self._line, rows))
+                self._line += rows
+                return
+        # the general path: line by line (blank lines, lone CRs, or a ragged row somewhere)
+        ends = np.flatnonzero(b == 10)
+        if cr:
+            nxt = np.append(b[1:], 0)
+            lone = np.flatnonzero((b == 13) & (nxt != 10))
+            ends = np.union1d(ends, lone)
+        starts = np.concatenate(([0], ends[:-1] + 1))
+        seps = np.flatnonzero(b == self._sep)
+        counts = np.searchsorted(seps, ends) - np.searchsorted(seps, starts) + 1
+        length = ends - starts - ((ends > starts) & (b[np.maximum(ends - 1, 0)] == 13))
+        blank = (counts == 1) & (length == 0)
+        maybe = np.flatnonzero((counts == 1) & (length > 0) & np.isin(b[starts], (32, 9)))
+        for i in maybe:
+            if not text[starts[i] : ends[i]].strip(b" \t\r"):
+                blank[i] = True
+        lines = self._line + np.arange(len(ends), dtype=np.int64)
+        bad = np.flatnonzero(~blank & (counts != self._fields))
+        if len(bad):
+            k = int(bad[0])
+            raise self._ragged(int(lines[k]), int(counts[k]))
+        self._lines.append(lines[~blank])
+        self._line += len(ends)
+
+    def _scan_events(self, data: bytes, final: bool, base: int | None = None) -> None:
+        """Chunks holding quotes: walk the delimiters, quotes and line ends in order."""
+        if base is None:
+            base = self._seen
+            self._seen += len(data)
+        else:
+            self._seen = base + len(data)
+        if final:
+            data += b"\n"
+        b = np.frombuffer(data, dtype=np.uint8)
+        events = np.flatnonzero((b == self._sep) | (b == 10) | (b == 13) | (b == 34))
+        sep, fields = self._sep, self._fields
+        prev = self._field_start - base - 1  # local offset of the last event handled
+        prev = max(prev, -1)
+        rows = self._rows
+        for e in events.tolist():
+            c = data[e]
+            pos = base + e
+            if c == 10 and pos == self._skip_lf:  # the LF of a CRLF split between chunks
+                prev = e
+                continue
+            if c == 13 and e + 1 == len(data):
+                self._skip_lf = pos + 1
+            if c == 13 and data[e + 1 : e + 2] != b"\n":
+                self.lone_cr = True
+            if self._in_quote:
+                if c == 34:
+                    self._in_quote = False
+                    self._closed_at = pos
+                elif c == 10 or (c == 13 and data[e + 1 : e + 2] != b"\n"):
+                    self._line += 1
+                prev = e
+                continue
+            if not self._content and e > prev + 1 and data[prev + 1 : e].strip(b" \t\r"):
+                self._content = True
+            if c == 34:
+                if pos == self._closed_at + 1 or pos == self._field_start:
+                    self._in_quote = True
+                self._content = True
+            elif c == sep:
+                self._count += 1
+                self._field_start = pos + 1
+                self._content = True
+            elif c == 10 or (c == 13 and data[e + 1 : e + 2] != b"\n"):
+                if self._content or self._count > 1:
+                    if self._count != fields:
+                        raise self._ragged(self._row_line, self._count)
+                    rows.append(self._row_line)
+                self._line += 1
+                self._row_line = self._line
+                self._count, self._content = 1, False
+                self._field_start = pos + 1
+            prev = e
+        if not self._in_quote and not self._content and data[prev + 1 :].strip(b" \t\r\n"):
+            self._content = True
+        if rows:
+            self._lines.append(np.array(rows, dtype=np.int64))
+            self._rows = []
+
+
+#: Cells read as booleans (R's lm reads a logical column as 0/1; so does linfit, everywhere).
+TRUE_TOKENS = frozenset({"True", "TRUE", "true"})
+FALSE_TOKENS = frozenset({"False", "FALSE", "false"})
+_HEADER_SPECIAL = re.compile(rb'["\r\n]')
+_QUOTED = re.compile(rb'"(?:[^"]|"")*"')
+
+
+def count_line_ends(text: bytes) -> int:
+    """Line ends in ``text``: LF, CRLF and lone CR each count once."""
+    return text.count(b"\n") + text.count(b"\r") - text.count(b"\r\n")
+
+
+def _read_record(stream: IO[bytes], cap: int, name: str) -> bytes:
+    """The next line of ``stream`` with its line end (LF, CRLF or CR), a quoted field's line
+    ends included; at most ``cap`` bytes are read (a longer line is refused, so a file with
+    no line ends cannot take the memory)."""
+    out = bytearray()
+    in_quote = False
+    while True:
+        chunk = stream.peek(1 << 16)[: 1 << 16]  # type: ignore[attr-defined]
+        if not chunk:
+            if in_quote:
+                raise DataError(f"{name}: a quote in the header is never closed; close it")
+            return bytes(out)
+        end = -1
+        for m in _HEADER_SPECIAL.finditer(chunk):
+            if m.group() == b'"':
+                in_quote = not in_quote
+            elif not in_quote:
+                end = m.end()
+                break
+        if end < 0:
+            out += stream.read(len(chunk))
+        else:
+            out += stream.read(end)
+            if out.endswith(b"\r") and stream.peek(1)[:1] == b"\n":  # type: ignore[attr-defined]
+                out += stream.read(1)
+        if len(out) > cap and in_quote:
+            raise DataError(
+                f"{name}: a quote in the header is not closed within {cap:,} bytes; close it"
+            )
+        if len(out) > cap:
+            raise DataError(
+                f"{name}: the header line is longer than {cap:,} bytes (linfit reads at most "
+                "that much before the first row); is this a CSV file with line ends? Check "
+                "--sep and --encoding"
+            )
+        if end >= 0:
+            return bytes(out)
+
+
+def _row_lines_hint(choose: str | None) -> str:
+    return f", or {choose}" if choose else ""
+
+
+def parse_text_column(
+    values,
+    name: str,
+    source: str,
+    first_line: int | np.ndarray,
+    options: CsvOptions,
+    choose: str | None = None,
+) -> np.ndarray:
+    """Text cells → float64, the one meaning every command gives a cell: numbers (with the
+    options' decimal mark and thousands separator), NA tokens → NaN, True/False → 1/0.
+    Anything else, and a value that is not finite, is an error naming the line (``first_line``
+    is the first cell's line, or every cell's line) and quoting the cell as written.
+    ``choose`` is how this command chooses other columns, for the hint (None: no hint)."""
+    import pandas as pd
+
+    if isinstance(values, pd.Series) and values.index.name == "line":  # from frames_text
+        first_line = values.index.to_numpy(dtype=np.int64)
+    s = pd.Series(np.asarray(values, dtype=object)).astype(str).str.strip()
+    clean = s
+    if options.thousands:
+        clean = clean.str.replace(options.thousands, "", regex=False)
+    if options.decimal != ".":
+        clean = clean.str.replace(options.decimal, ".", regex=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        num = np.array(pd.to_numeric(clean, errors="coerce"), dtype=np.float64)
+    nan = np.isnan(num)
+    if nan.any():
+        na = s.isin(NA_TOKENS).to_numpy()
+        bad = nan & ~na
+        if bad.any():
+            true = s.isin(TRUE_TOKENS).to_numpy()
+            false = s.isin(FALSE_TOKENS).to_numpy()
+            num[true], num[false] = 1.0, 0.0
+            bad &= ~(true | false)
+        if bad.any():
+            r = int(np.flatnonzero(bad)[0])
+            raise DataError(
+                f"{source}: non-numeric value {quote(s.iloc[r])} in column {quote(name)} at line "
+                f"{_line_of(first_line, r)}{_number_hint(s.iloc[r], choose)}"
+            )
+    inf = np.isinf(num)
+    if inf.any():
+        r = int(np.flatnonzero(inf)[0])
+        raise DataError(
+            f"{source}: non-finite value {quote(s.iloc[r])} in column {quote(name)} at line "
+            f"{_line_of(first_line, r)}; linfit uses finite numbers only: fix or remove that row"
+        )
+    return num
+
+
+def _line_of(lines: int | np.ndarray, r: int) -> int:
+    return int(lines[r]) if isinstance(lines, np.ndarray) else int(lines) + r
+
+
 class CsvReader:
-    """One pass over a CSV input: the header on opening, then validated blocks of rows."""
+    """One pass over a CSV input: the header on opening, then validated blocks of rows.
+
+    ``reopen`` (when given) opens the same bytes again; it is used only on an error path, to
+    quote a cell exactly as written. By default a named file is reopened; stdin is not."""
 
     def __init__(
-        self, path: str, options: CsvOptions | None = None, stream: IO[bytes] | None = None
+        self,
+        path: str,
+        options: CsvOptions | None = None,
+        stream: IO[bytes] | None = None,
+        reopen: Callable[[], IO[bytes]] | None = None,
     ) -> None:
         """Open ``path`` and read its header (``stream``, when given, is read instead)."""
         self.path = path
@@ -245,38 +842,84 @@ class CsvReader:
         self.sep = self.options.delimiter_for(path)
         if self.options.decimal == self.sep:
             raise UsageError(
-                f"--decimal {self.options.decimal!r} is also the delimiter; "
+                f"--decimal {quote(self.options.decimal)} is also the delimiter; "
                 "pass another --sep (e.g. --sep ';')"
             )
-        self._stream = open_binary(path) if stream is None else stream
-        self.columns = self._read_header()
+        if reopen is None and stream is None and path != "-":
+            reopen = functools.partial(open_binary, path)
+        self._reopen = reopen
+        raw = open_binary(path) if stream is None else stream
+        self._shape: RowShape | None = None
+        try:
+            self._stream = self._decoded(raw)
+            self.columns = self._read_header()
+        except BaseException:
+            if path != "-" or stream is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    raw.close()
+            raise
+        self._positions: dict[str, list[int]] | None = None
 
     # -- header ---------------------------------------------------------------------------
+    def _decoded(self, raw: IO[bytes]) -> IO[bytes]:
+        """``raw`` as bytes the scanner can read: as is for ASCII-compatible encodings, else
+        transcoded to UTF-8 (UTF-16/32, named or announced by a byte-order mark)."""
+        encoding = self.options.encoding
+        with _read_errors(self.name):
+            head = raw.peek(4)[:4]  # type: ignore[attr-defined]
+        if text_codec(encoding).name in ("utf-8", "utf-8-sig"):
+            for bom, enc in _BOMS:
+                if head.startswith(bom):
+                    encoding = enc
+                    break
+        self.raw_encoding = encoding
+        if ascii_compatible(encoding):
+            self.transcoded = False
+            self._encoding = "utf-8" if text_codec(encoding).name == "utf-8-sig" else encoding
+            return raw
+        self.transcoded = True
+        self._encoding = "utf-8"
+        return io.BufferedReader(Transcoded(raw, encoding), 1 << 20)  # type: ignore[arg-type]
+
     def _read_header(self) -> list[str]:
         with _read_errors(self.name):
-            try:
-                probe = self._stream.peek(_BINARY_PROBE)  # type: ignore[attr-defined]
-            except OSError as exc:
-                raise InputError(f"{self.name}: cannot read ({exc.strerror})") from exc
-            if b"\x00" in probe[:_BINARY_PROBE]:
+            probe = self._stream.peek(_BINARY_PROBE)[:_BINARY_PROBE]  # type: ignore[attr-defined]
+            if b"\x00" in probe:
                 raise InputError(
                     f"{self.name} looks like a binary file (it holds NUL bytes), not CSV "
-                    "text; give a CSV file (plain or gzipped)"
+                    "text; give a CSV file (plain or gzipped), or name its encoding if it is "
+                    "UTF-16/UTF-32 text without a byte-order mark (--encoding utf-16)"
                 )
-            line = self._stream.readline()
-        self._header_bytes = line
-        if not line.strip():
-            raise DataError(f"{self.name} is empty: expected a header line and rows of numbers")
-        encoding = self.options.encoding
-        if encoding.replace("-", "").replace("_", "").lower() == "utf8":
-            encoding = "utf-8-sig"  # a byte-order mark is not part of the first column's name
+            consumed = b""
+            while True:  # blank lines before the header are skipped, as pandas skips them
+                line = _read_record(self._stream, MAX_HEADER_BYTES, self.name)
+                if not line:
+                    raise DataError(
+                        f"{self.name} is empty: expected a header line and rows of numbers"
+                    )
+                stripped = line.strip(b" \t\r\n\x0b\x0c")
+                if stripped not in (b"", b"\xef\xbb\xbf"):
+                    break
+                consumed += line
+        self.header_bytes = consumed + line  # as read: the rows start right after
+        self.header_line = 1 + count_line_ends(consumed)
+        self.data_line = 1 + count_line_ends(self.header_bytes)
+        if self._encoding.replace("-", "").replace("_", "").lower() == "utf8":
+            line = line.removeprefix(b"\xef\xbb\xbf")
         with _read_errors(self.name):
-            text = line.decode(encoding)
-        self._encoding = "utf-8" if encoding == "utf-8-sig" else encoding
+            text = line.decode(self._encoding)
         self._header_text = text.lstrip("\ufeff")
-        first = re.split(r"\r\n|\r|\n", self._header_text, maxsplit=1)[0]
+        body = self._header_text.rstrip("\r\n")
+        width = line.count(self.sep.encode()) + 1 if len(self.sep.encode()) == 1 else 1
+        if width > MAX_COLUMNS and b'"' in line:
+            width = _QUOTED.sub(b"", line).count(self.sep.encode()) + 1
+        if width > MAX_COLUMNS:
+            raise DataError(
+                f"{self.name}: the header has {width:,} columns; linfit reads at most "
+                f"{MAX_COLUMNS:,}; keep the columns you need (e.g. with cut -d) and retry"
+            )
         try:
-            row = next(csv.reader([first], delimiter=self.sep), [])
+            row = next(csv.reader(io.StringIO(body, newline=""), delimiter=self.sep), [])
         except csv.Error as exc:
             raise DataError(
                 f"{self.name}: cannot read the header line ({exc}); check --sep and --encoding"
@@ -284,23 +927,38 @@ class CsvReader:
         return [c.strip() for c in row]
 
     # -- columns --------------------------------------------------------------------------
-    def _columns_list(self, limit: int = 12) -> str:
-        shown = ", ".join(self.columns[:limit])
+    def columns_list(self, limit: int = 12) -> str:
+        """The first ``limit`` column names, each quoted, for messages."""
+        shown = ", ".join(quote(c) for c in self.columns[:limit])
         more = len(self.columns) - limit
-        return shown + (f", … ({more} more)" if more > 0 else "")
+        return shown + (f", … ({more:,} more)" if more > 0 else "")
+
+    _columns_list = columns_list  # the older name, still used by other modules
+
+    def positions(self, name: str) -> list[int]:
+        """Where ``name`` appears in the header (built once: linear in the header)."""
+        if self._positions is None:
+            pos: dict[str, list[int]] = {}
+            for i, c in enumerate(self.columns):
+                pos.setdefault(c, []).append(i)
+            self._positions = pos
+        return self._positions.get(name, [])
+
+    def _twice(self, name: str, hits: list[int]) -> DataError:
+        where = " and ".join(str(i) for i in hits[:5]) + (" …" if len(hits) > 5 else "")
+        return DataError(
+            f"{self.name}: column name {quote(name)} appears more than once (columns {where}); "
+            "rename one, or choose by 0-based index with --x/--y"
+        )
 
     def resolve(self, spec: str) -> int:
         """Column position of ``spec``: a header name, else a 0-based index."""
-        hits = [i for i, c in enumerate(self.columns) if c == spec]
+        hits = self.positions(spec)
         if len(hits) > 1:
-            where = " and ".join(str(i) for i in hits)
-            raise DataError(
-                f"{self.name}: column name {spec!r} appears more than once (columns {where}); "
-                "rename one, or choose by 0-based index"
-            )
+            raise self._twice(spec, hits)
         if hits:
             return hits[0]
-        if re.fullmatch(r"-?\d+", spec.strip()):
+        if re.fullmatch(r"-?\d{1,18}", spec.strip()):
             i = int(spec)
             if 0 <= i < len(self.columns):
                 return i
@@ -309,7 +967,7 @@ class CsvReader:
                 f"{len(self.columns)} columns (0..{len(self.columns) - 1})"
             )
         raise DataError(
-            f"{self.name}: column {spec!r} not found; columns are: {self._columns_list()}"
+            f"{self.name}: column {quote(spec)} not found; columns are: {self.columns_list()}"
         )
 
     def select(self, x: Sequence[str] | None, y: str | None) -> Selection:
@@ -325,6 +983,13 @@ class CsvReader:
                 f"least one feature column{hint}"
             )
         y_idx = self.resolve(y) if y is not None else len(self.columns) - 1
+        n_features = len(x) if x else len(self.columns) - 1
+        if n_features > MAX_PARAMS - 1:
+            raise DataError(
+                f"{self.name}: {n_features:,} feature columns chosen; linfit fits at most "
+                f"{MAX_PARAMS:,} coefficients ({MAX_PARAMS - 1:,} features and the "
+                "intercept); choose fewer with --x"
+            )
         if x:
             x_idx = [self.resolve(s) for s in x]
         else:
@@ -333,24 +998,19 @@ class CsvReader:
         for i, spec in zip(x_idx, x or [str(i) for i in x_idx]):
             if i == y_idx:
                 raise DataError(
-                    f"{self.name}: column {self.columns[i]!r} is both the target (--y) and a "
-                    "feature (--x); choose it once"
+                    f"{self.name}: column {quote(self.columns[i])} is both the target (--y) "
+                    "and a feature (--x); choose it once"
                 )
             if i in seen:
                 raise DataError(
-                    f"{self.name}: column {self.columns[i]!r} is chosen twice as a feature "
-                    f"({seen[i]!r} and {spec!r}); choose each column once"
+                    f"{self.name}: column {quote(self.columns[i])} is chosen twice as a "
+                    f"feature ({quote(seen[i])} and {quote(spec)}); choose each column once"
                 )
             seen[i] = spec
-        names = [self.columns[i] for i in x_idx] + [self.columns[y_idx]]
-        dup = {n for n in names if names.count(n) > 1}
-        if dup:
-            d = sorted(dup)[0]
-            where = [str(i) for i, c in enumerate(self.columns) if c == d]
-            raise DataError(
-                f"{self.name}: column name {d!r} appears more than once (columns "
-                f"{' and '.join(where)}); rename one, or choose by 0-based index with --x/--y"
-            )
+        for i in [*x_idx, y_idx]:  # a chosen name that appears twice would be ambiguous later
+            hits = self.positions(self.columns[i])
+            if len(hits) > 1:
+                raise self._twice(self.columns[i], hits)
         return Selection(
             tuple(x_idx), y_idx, tuple(self.columns[i] for i in x_idx), self.columns[y_idx]
         )
@@ -359,10 +1019,12 @@ class CsvReader:
     def _frames(self, usecols: list[int] | None, chunk_rows: int, as_text: bool):
         import pandas as pd
 
-        stream = io.BufferedReader(_Prepended(self._header_bytes, self._stream), 1 << 20)
+        self._shape = RowShape(self._stream, self.name, self.sep, len(self.columns), self.data_line)
+        stream = io.BufferedReader(self._shape, 1 << 20)
         kwargs = dict(
             sep=self.sep,
-            header=0,
+            header=None,
+            names=list(range(len(self.columns))),
             index_col=False,
             chunksize=chunk_rows,
             decimal=self.options.decimal,
@@ -376,22 +1038,51 @@ class CsvReader:
         if as_text:
             kwargs.update(dtype=str, keep_default_na=False, na_filter=False)
         try:
-            with _read_errors(self.name), warnings.catch_warnings():
-                # pandas' warnings (e.g. a row longer than the header on a wide file) are
-                # not for the user: linfit validates what it reads and says so itself.
-                warnings.simplefilter("ignore", pd.errors.ParserWarning)
-                yield from pd.read_csv(stream, **kwargs)
+            with _read_errors(self.name):
+                with warnings.catch_warnings():
+                    # pandas' warnings are not for the user: linfit validates what it reads
+                    warnings.simplefilter("ignore")
+                    frames = pd.read_csv(stream, **kwargs)
+                while True:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        frame = next(frames, None)
+                    if frame is None:
+                        return
+                    yield frame
         except pd.errors.EmptyDataError:
             return
         except pd.errors.ParserError as exc:
+            shape = self._shape
+            if shape is not None and shape.open_quote_line is not None:
+                raise DataError(
+                    f"{self.name}: a quoted field opened at line {shape.open_quote_line} is "
+                    "never closed; close the quote or remove it"
+                ) from exc
             raise DataError(f"{self.name}: {_parser_message(str(exc))}") from exc
 
+    @property
+    def irregular(self) -> bool:
+        """Whether the rows read so far held a quote or a lone CR line end."""
+        return self._shape is not None and (self._shape.quoted or self._shape.lone_cr)
+
+    def _row_lines(self, frame, offset: int) -> np.ndarray:
+        """File lines of the frame's rows (counted while scanning; estimated if that fails)."""
+        lines = self._shape.take(len(frame)) if self._shape is not None else None
+        if lines is None:
+            lines = self.data_line + offset + np.arange(len(frame), dtype=np.int64)
+            self._shape = None  # the two counts disagree: estimate from here on
+        return lines
+
     def frames_text(self, chunk_rows: int = 1 << 16):
-        """All columns as text, in blocks (for predict, which passes rows through)."""
-        usecols = None if len(self.columns) <= WIDE_HEADER else list(range(len(self.columns)))
+        """All columns as text, in blocks (for predict, which passes rows through). Yields
+        (offset, frame): ``offset`` rows came before; the frame's index holds file lines."""
+        import pandas as pd
+
         offset = 0
-        for frame in self._frames(usecols, chunk_rows, as_text=True):
+        for frame in self._frames(None, chunk_rows, as_text=True):
             frame.columns = self.columns
+            frame.index = pd.Index(self._row_lines(frame, offset), name="line")
             yield offset, frame
             offset += len(frame)
 
@@ -404,35 +1095,36 @@ class CsvReader:
             chunk_rows = max(1 << 14, min(1 << 20, (1 << 21) // max(1, len(wanted))))
         wide = len(self.columns) > WIDE_HEADER
         usecols = sorted(set(wanted)) if wide else None
+        offset = 0
         for frame in self._frames(usecols, chunk_rows, as_text=False):
-            if frame.shape[1] != (len(usecols) if wide else len(self.columns)):
-                raise DataError(
-                    f"{self.name}: the rows have {frame.shape[1]} fields but the header has "
-                    f"{len(self.columns)}; check the delimiter (--sep)"
-                )
+            lines = self._row_lines(frame, offset)
+            offset += len(frame)
             pos = {c: k for k, c in enumerate(usecols)} if wide else None
             cols = [(pos[i] if pos else i) for i in wanted]
             sub = frame.iloc[:, cols]
-            first_line = int(frame.index[0]) + 2 if len(frame) else 0
-            V = self._numeric(sub, [self.columns[i] for i in wanted], first_line)
+            V = self._numeric(sub, [self.columns[i] for i in wanted], lines)
             report.rows_read += V.shape[1]
             if V.shape[1] == 0:
                 continue
             lo, hi = V.min(axis=1), V.max(axis=1)  # NaN and inf show up here: one pass each
             if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
-                V = self._drop_missing(V, sub, wanted, first_line, report)
+                V, kept = self._drop_missing(V, wanted, lines, report)
+                lines = lines[kept]
                 lo, hi = V.min(axis=1, initial=np.inf), V.max(axis=1, initial=-np.inf)
-            yield Block(V, len(sel.x_idx), first_line, lo, hi)
+            yield Block(V, len(sel.x_idx), int(lines[0]) if len(lines) else 0, lo, hi)
 
-    def _drop_missing(self, V, sub, wanted, first_line: int, report: ReadReport) -> np.ndarray:
+    def _drop_missing(self, V, wanted, lines: np.ndarray, report: ReadReport):
         """Refuse inf; drop (or refuse, with --na raise) rows with a missing value."""
         inf = np.isinf(V)
         if inf.any():
             c, r = (int(v) for v in np.argwhere(inf)[0])
+            line = int(lines[r])
+            raw = self.raw_cell(line, wanted[c])
+            shown = quote(raw) if raw is not None else "(inf, or a number beyond ±1.8e308)"
             raise DataError(
-                f"{self.name}: non-finite value {str(sub.iloc[r, c])!r} in column "
-                f"{self.columns[wanted[c]]!r} at line {first_line + r}; linfit fits finite "
-                "numbers only: remove or fix that row"
+                f"{self.name}: non-finite value {shown} in column "
+                f"{quote(self.columns[wanted[c]])} at line {line}; linfit fits finite numbers "
+                "only: remove or fix that row"
             )
         nan = np.isnan(V)
         missing = nan.any(axis=0)
@@ -440,17 +1132,42 @@ class CsvReader:
         if self.options.na == "raise":
             col = self.columns[wanted[int(np.flatnonzero(nan[:, bad])[0])]]
             raise DataError(
-                f"{self.name}: missing value in column {col!r} at line {first_line + bad}; "
+                f"{self.name}: missing value in column {quote(col)} at line {int(lines[bad])}; "
                 "fix the file or pass --na drop to skip such rows"
             )
         report.rows_dropped += int(missing.sum())
         if report.first_dropped_line is None:
-            report.first_dropped_line = first_line + bad
-        return np.ascontiguousarray(V[:, ~missing])
+            report.first_dropped_line = int(lines[bad])
+        return np.ascontiguousarray(V[:, ~missing]), ~missing
 
-    def _numeric(self, sub, names: list[str], first_line: int) -> np.ndarray:
+    def raw_cell(self, line: int, column: int) -> str | None:
+        """The cell of the row at file ``line`` as written (e.g. ``1e999``, which pandas reads
+        as inf), read again from the file; None where the input cannot be reread (stdin)."""
+        if self._reopen is None:
+            return None
+        try:
+            raw = self._reopen()
+            stream = self._decoded(raw)
+            text = io.TextIOWrapper(stream, encoding=self._encoding, newline="")  # type: ignore[arg-type]
+            try:
+                reader = csv.reader(text, delimiter=self.sep)
+                start = 1
+                for row in reader:
+                    if start == line and len(row) > column:
+                        return row[column].strip()
+                    if start > line:
+                        break
+                    start = reader.line_num + 1
+            finally:
+                text.close()
+        except (OSError, ValueError, LinfitError, csv.Error):
+            pass
+        return None
+
+    def _numeric(self, sub, names: list[str], lines: np.ndarray) -> np.ndarray:
         """The chunk column by column, shape (columns, rows), float64; a non-numeric cell is
-        an error naming it."""
+        an error naming it (text columns go through :func:`parse_text_column`, the meaning
+        every command gives a cell)."""
         import pandas as pd
 
         out = np.empty((sub.shape[1], sub.shape[0]), dtype=np.float64)
@@ -461,29 +1178,25 @@ class CsvReader:
             ):
                 out[k] = col.to_numpy(dtype=np.float64, na_value=np.nan)
                 continue
-            num = pd.to_numeric(col, errors="coerce")
-            bad = num.isna() & col.notna() & ~col.astype(str).str.strip().isin(NA_TOKENS)
-            if bad.any():
-                r = int(np.flatnonzero(bad.to_numpy())[0])
-                raise DataError(
-                    f"{self.name}: non-numeric value {str(col.iloc[r])!r} in column "
-                    f"{names[k]!r} at line {first_line + r}{_number_hint(str(col.iloc[r]))}"
-                )
-            out[k] = num.to_numpy(dtype=np.float64, na_value=np.nan)
+            cells = col.astype(object).where(col.notna(), "")
+            out[k] = parse_text_column(
+                cells, names[k], self.name, lines, self.options, "choose other columns with --x/--y"
+            )
         return out
 
     def close(self) -> None:
         if self.path != "-":
-            self._stream.close()
+            with contextlib.suppress(OSError, ValueError):
+                self._stream.close()
 
 
-def _number_hint(value: str) -> str:
+def _number_hint(value: str, choose: str | None = "choose other columns with --x/--y") -> str:
     v = value.strip()
     if re.fullmatch(r"[-+]?\d{1,3}(,\d{3})+(\.\d*)?", v):
         return "; it looks like a thousands separator: pass --thousands ,"
     if re.fullmatch(r"[-+]?\d*,\d+", v):
         return "; it looks like a decimal comma: pass --decimal , (with --sep ';' if needed)"
-    return "; fix or remove that row, or choose other columns with --x/--y"
+    return "; fix or remove that row" + _row_lines_hint(choose)
 
 
 def _parser_message(message: str) -> str:

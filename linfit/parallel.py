@@ -2,9 +2,13 @@
 
 One large file is split into byte ranges at line ends; each range is parsed and folded into
 mergeable statistics by its own process (forked: nothing is re-imported), and the
-statistics are merged. Used only where it is safe and pays: a plain (uncompressed) file of
-at least PARALLEL_MIN_BYTES, with no quote character in its first MiB (a quoted field could
-hold a newline, and a split must fall between rows), when the rows need not be kept.
+statistics are merged. Used only where it pays: a plain (uncompressed) file of at least
+PARALLEL_MIN_BYTES, when the rows need not be kept, and whose first MiB holds no quote, lone CR
+or NUL byte. A split is right only when it falls between rows: a quoted field can hold a line
+end, and a CR-only file has no LF to cut at. So each range reports whether it saw a quote or a
+lone CR, and if any did, or any range failed, the file is read again in one process, which
+gives the statistics and the first error (with its true line) exactly as one process does:
+the two-process reader accepts every file the one-process reader accepts.
 Several files totalling at least PARALLEL_MIN_BYTES are shared out whole among processes.
 """
 
@@ -13,12 +17,11 @@ from __future__ import annotations
 import functools
 import io
 import os
-import re
 from dataclasses import dataclass
 
 from .accumulate import DesignStats
 from .errors import LinfitError
-from .io import CsvOptions, CsvReader, RangeReader, ReadReport, Selection, _Prepended
+from .io import CsvOptions, CsvReader, Prepended, RangeReader, ReadReport, Selection
 
 PARALLEL_MIN_BYTES = 64 << 20
 _PROBE = 1 << 20
@@ -77,8 +80,10 @@ def workers_for(path: str, keep_all_rows: bool) -> int:
             head = fh.read(_PROBE)
     except OSError:
         return 1
-    if size < PARALLEL_MIN_BYTES or head[:2] == b"\x1f\x8b" or b'"' in head:
+    if size < PARALLEL_MIN_BYTES or head[:2] == b"\x1f\x8b" or b'"' in head or b"\x00" in head:
         return 1
+    if b"\r" in head[:-1] and head[:-1].count(b"\r") != head.count(b"\r\n"):
+        return 1  # lone CR line ends: nowhere to cut
     return min(jobs, 8, max(1, size // (PARALLEL_MIN_BYTES // 2)))
 
 
@@ -104,6 +109,7 @@ class Part:
     stats: DesignStats
     report: ReadReport
     sample: object | None
+    clean: bool = True  # no quote and no lone CR seen: the cuts fell between rows
 
     def merge(self, other: Part) -> Part:
         """Both parts together, leaving both unchanged (associative, so any tree of merges
@@ -115,15 +121,18 @@ class Part:
             for s in (self.sample, other.sample):
                 if s is not None:
                     sample.merge(s)
-        return Part(self.stats.merge(other.stats), report, sample)
+        return Part(self.stats.merge(other.stats), report, sample, self.clean and other.clean)
 
 
 def read_range(path, options, header: bytes, start, end, sel: Selection, sample: int) -> Part:
     """Parse bytes [start, end) of ``path`` (header prepended) into statistics."""
     from .fitting import Reservoir
 
-    stream = io.BufferedReader(_Prepended(header, RangeReader(path, start, end)), 1 << 20)
-    reader = CsvReader(path, options, stream=stream)
+    def reopen():
+        return io.BufferedReader(Prepended(header, RangeReader(path, start, end)), 1 << 20)
+
+    stream = reopen()
+    reader = CsvReader(path, options, stream=stream, reopen=reopen)
     report = ReadReport()
     stats = DesignStats(len(sel.x_idx))
     reservoir = Reservoir(sample, seed=start) if sample else None
@@ -134,7 +143,7 @@ def read_range(path, options, header: bytes, start, end, sel: Selection, sample:
                 reservoir.add(block.X, block.y)
     finally:
         stream.close()
-    return Part(stats, report, reservoir)
+    return Part(stats, report, reservoir, not reader.irregular)
 
 
 def _child(conn, *args) -> None:
@@ -146,10 +155,6 @@ def _child(conn, *args) -> None:
         conn.send(("error", (RuntimeError, f"{type(exc).__name__}: {exc}", 1)))
     finally:
         conn.close()
-
-
-def _shift_lines(message: str, offset: int) -> str:
-    return re.sub(r"\bline (\d+)", lambda m: f"line {int(m.group(1)) + offset}", message)
 
 
 def _lines_before(path: str, pos: int) -> int:
@@ -168,11 +173,22 @@ def _lines_before(path: str, pos: int) -> int:
 def read_parallel(
     reader: CsvReader, options: CsvOptions, sel: Selection, workers: int, sample: int
 ) -> tuple[DesignStats, ReadReport, object | None]:
-    """Statistics of the whole file, its ranges read by ``workers`` processes."""
+    """Statistics of the whole file, its ranges read by ``workers`` processes; read again in
+    this process when a range saw a quote or a lone CR, or failed (see the module's note)."""
+    header = reader.header_bytes
+    size = os.path.getsize(reader.path)
+    parts = _read_ranges(reader.path, options, header, sel, workers, sample)
+    if parts is None or not all(p.clean for p in parts):
+        parts = [read_range(reader.path, options, header, len(header), size, sel, sample)]
+    total = functools.reduce(Part.merge, parts)
+    return total.stats, total.report, total.sample
+
+
+def _read_ranges(path, options, header: bytes, sel, workers: int, sample: int):
+    """The parts of ``workers`` ranges, or None when one failed (the caller rereads)."""
     import multiprocessing as mp
 
-    header = reader._header_bytes
-    cuts = split_points(reader.path, len(header), workers)
+    cuts = split_points(path, len(header), workers)
     ranges = list(zip(cuts[:-1], cuts[1:]))
     ctx = mp.get_context("fork")
     procs = []
@@ -181,30 +197,31 @@ def read_parallel(
             parent_end, child_end = ctx.Pipe(duplex=False)
             proc = ctx.Process(
                 target=_child,
-                args=(child_end, reader.path, options, header, start, end, sel, sample),
+                args=(child_end, path, options, header, start, end, sel, sample),
                 daemon=True,
             )
             proc.start()
             child_end.close()
             procs.append((proc, parent_end, start))
-        parts = [read_range(reader.path, options, header, *ranges[0], sel, sample)]
+        try:
+            parts = [read_range(path, options, header, *ranges[0], sel, sample)]
+        except LinfitError:
+            return None
         for proc, conn, start in procs:
-            status, payload = conn.recv()
+            try:
+                status, payload = conn.recv()
+            except EOFError:  # the child died without a word
+                return None
             proc.join()
             if status == "error":
-                kind, message, code = payload
-                offset = _lines_before(reader.path, start) - 1
-                raise (kind if issubclass(kind, LinfitError) else LinfitError)(
-                    _shift_lines(message, offset), code
-                )
+                return None
             part = payload
             if part.report.first_dropped_line is not None:  # counting lines costs a pass
-                part.report.first_dropped_line += _lines_before(reader.path, start) - 1
+                part.report.first_dropped_line += _lines_before(path, start) - header.count(b"\n")
             parts.append(part)
+        return parts
     finally:
         for proc, conn, _ in procs:
             if proc.is_alive():
                 proc.terminate()
             conn.close()
-    total = functools.reduce(Part.merge, parts)
-    return total.stats, total.report, total.sample

@@ -20,7 +20,7 @@ import numpy as np
 
 from .accumulate import DesignStats
 from .errors import DataError, ModelFileError, UsageError
-from .io import NA_TOKENS, CsvOptions, CsvReader, _number_hint
+from .io import CsvOptions, CsvReader, parse_text_column
 from .metrics import fit_metrics
 from .model import LinearModel
 
@@ -31,34 +31,6 @@ class PredictReport:
     missing: int = 0
     first_missing_line: int | None = None
     score: dict | None = None
-
-
-def parse_text_column(values, name: str, source: str, first_line: int, options: CsvOptions):
-    """Text cells → float64; NA tokens → NaN; anything else unparsable is an error."""
-    import pandas as pd
-
-    s = pd.Series(values, dtype=object).astype(str).str.strip()
-    clean = s
-    if options.thousands:
-        clean = clean.str.replace(options.thousands, "", regex=False)
-    if options.decimal != ".":
-        clean = clean.str.replace(options.decimal, ".", regex=False)
-    num = pd.to_numeric(clean, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    na = s.isin(NA_TOKENS).to_numpy()
-    bad = np.isnan(num) & ~na
-    if bad.any():
-        r = int(np.flatnonzero(bad)[0])
-        raise DataError(
-            f"{source}: non-numeric value {s.iloc[r]!r} in column {name!r} at line "
-            f"{first_line + r}{_number_hint(s.iloc[r])}"
-        )
-    if np.isinf(num).any():
-        r = int(np.flatnonzero(np.isinf(num))[0])
-        raise DataError(
-            f"{source}: non-finite value {s.iloc[r]!r} in column {name!r} at line "
-            f"{first_line + r}; fix or remove that row"
-        )
-    return num
 
 
 def predict_frame(
