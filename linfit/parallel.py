@@ -42,6 +42,18 @@ def workers_for_files(paths: list[str], keep_all_rows: bool) -> int:
     return min(_jobs(), len(paths)) if total >= PARALLEL_MIN_BYTES else 1
 
 
+def worker_signals() -> None:
+    """In a forked reader: leave Ctrl-C, SIGTERM and SIGHUP to the parent, which stops its
+    workers and cleans up; a worker killed by them dies quietly instead of printing a
+    traceback of its own."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            signal.signal(sig, signal.SIG_DFL)
+
+
 def _read_file(args):
     fn, path, rest = args
     try:
@@ -54,7 +66,7 @@ def map_files(fn, paths: list[str], rest: tuple, workers: int) -> list:
     """``fn(path, *rest)`` for every path, in order, on ``workers`` forked processes."""
     import multiprocessing as mp
 
-    with mp.get_context("fork").Pool(workers) as pool:
+    with mp.get_context("fork").Pool(workers, initializer=worker_signals) as pool:
         results = pool.map(_read_file, [(fn, p, rest) for p in paths], chunksize=1)
     out = []
     for status, payload in results:
@@ -126,7 +138,7 @@ class Part:
 
 def read_range(path, options, header: bytes, start, end, sel: Selection, sample: int) -> Part:
     """Parse bytes [start, end) of ``path`` (header prepended) into statistics."""
-    from .fitting import Reservoir
+    from .dataset import Reservoir
 
     def reopen():
         return io.BufferedReader(Prepended(header, RangeReader(path, start, end)), 1 << 20)
@@ -147,6 +159,7 @@ def read_range(path, options, header: bytes, start, end, sel: Selection, sample:
 
 
 def _child(conn, *args) -> None:
+    worker_signals()
     try:
         conn.send(("ok", read_range(*args)))
     except LinfitError as exc:
