@@ -154,6 +154,28 @@ XOpt = Annotated[
         rich_help_panel=INPUT,
     ),
 ]
+FormulaOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--formula",
+        "-F",
+        help="Model formula as R and statsmodels write it, e.g. 'mpg ~ wt * hp + C(cyl)' or "
+        "'log(y) ~ log(x) + I(x^2) - 1' (instead of --x/--y). Text columns are categorical; "
+        "see the README for the terms and functions.",
+        show_default=False,
+        rich_help_panel=MODEL,
+    ),
+]
+ExcludeOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--exclude",
+        help="Leave this column out of the default features (every column but the target): "
+        "an id or row-name column. Repeat or comma-separate.",
+        show_default=False,
+        rich_help_panel=INPUT,
+    ),
+]
 YOpt = Annotated[
     str | None,
     typer.Option(
@@ -347,6 +369,18 @@ def _finite(
             want = "a finite number"
         raise UsageError(f"{option} must be {want} (got {value!r})")
     return value
+
+
+def _model_terms(
+    x: list[str] | None, y: str | None, formula: str | None, exclude: list[str] | None
+) -> tuple[list[str] | None, str | None, str | None]:
+    """--x/--y, or --formula (not both); --exclude turns into a formula of the remaining
+    columns when --x is not given."""
+    if formula is not None and (x or y is not None):
+        raise UsageError("--formula names the target and the terms; use it or --x/--y, not both")
+    if exclude and (x or formula is not None):
+        raise UsageError("--exclude trims the default features; it cannot go with --x or --formula")
+    return _split(x), y, formula
 
 
 def _csv_options(sep, decimal, thousands, encoding, na):
@@ -559,6 +593,8 @@ def fit(
     data: DataFilesArg,
     x: XOpt = None,
     y: YOpt = None,
+    formula: FormulaOpt = None,
+    exclude: ExcludeOpt = None,
     method: MethodOpt = "lstsq",
     fmt: Annotated[
         Format, typer.Option("--format", "-f", help="Output on stdout.", rich_help_panel=OUTPUT)
@@ -638,6 +674,7 @@ def fit(
         from .solvers import Hooks, get_solver
 
         _finite("--level", level, 0.0, 1.0)
+        xs, _, _ = _model_terms(x, y, formula, exclude)
         if json_ and _given(ctx, ("fmt",)) and fmt != Format.json:
             raise UsageError(f"--json and --format {fmt.value} contradict each other; use one")
         options = _solver_options(
@@ -677,25 +714,32 @@ def fit(
                     f"method {method!r}{' with --batch-size' if method == 'gd' else ''} needs "
                     "the rows in one process; use --engine local"
                 )
+            if formula is not None or exclude:
+                raise UsageError(
+                    "--formula and --exclude are not available with --engine dask yet; use "
+                    "--engine local"
+                )
             ds = read_dask(
                 data, _split(x), y, csv_opts, not no_intercept, scheduler, workers, sample
             )
         else:
             ds = read_dataset(
                 data,
-                _split(x),
+                xs,
                 y,
                 csv_opts,
                 not no_intercept,
                 keep_all_rows=spec.needs_rows(options),
                 sample=sample,
+                formula=formula,
+                exclude=_split(exclude, "--exclude"),
             )
         _dropped_note(ds, quiet)
         log = EpochLogTable(ds.problem.features, not no_intercept)
         progress = EpochProgress(options.epochs, enabled=not quiet)
         hooks = Hooks(on_log=None if quiet else log, on_epoch=progress)
         try:
-            outcome = fit_problem(ds.problem, method, options, hooks, stats, level)
+            outcome = fit_problem(ds.problem, method, options, hooks, stats, level, ds.design)
         finally:
             progress.close()
             if not quiet:
@@ -829,6 +873,12 @@ def predict(
                 f"{rep.first_missing_line}); their prediction is empty",
                 quiet,
             )
+        if rep.unseen:
+            _note(
+                f"{rep.unseen} of {rep.rows} rows have a categorical level the model was not "
+                f"fitted with (first at line {rep.first_unseen_line}); their prediction is empty",
+                quiet,
+            )
         if score and rep.score:
             s = rep.score
             sys.stderr.write(
@@ -854,6 +904,8 @@ def compare(
     ] = None,
     x: XOpt = None,
     y: YOpt = None,
+    formula: FormulaOpt = None,
+    exclude: ExcludeOpt = None,
     fmt: Annotated[
         Format,
         typer.Option("--format", "-f", help="table, json or csv.", rich_help_panel=OUTPUT),
@@ -935,7 +987,17 @@ def compare(
         )
         needs = any(get_solver(n).needs_rows(options) for n in names)
         csv_opts = _csv_options(sep, decimal, thousands, encoding, na)
-        ds = read_dataset(data, _split(x), y, csv_opts, not no_intercept, keep_all_rows=needs)
+        xs, _, _ = _model_terms(x, y, formula, exclude)
+        ds = read_dataset(
+            data,
+            xs,
+            y,
+            csv_opts,
+            not no_intercept,
+            keep_all_rows=needs,
+            formula=formula,
+            exclude=_split(exclude, "--exclude"),
+        )
         _dropped_note(ds, quiet)
         rows = run_methods(ds.problem, names, options)
         diffs = differences(rows, not no_intercept)

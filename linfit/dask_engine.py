@@ -221,7 +221,7 @@ def predict_dask(
     if missing:
         raise DataError(
             f"{files[0]}: the model's feature column {missing[0]!r} is not in the data; "
-            f"columns are: {reader._columns_list()}"
+            f"columns are: {reader.columns_list()}"
         )
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise UsageError(f"-o {out_dir} exists and is not a folder")

@@ -418,8 +418,22 @@ class DesignSpec:
                     raise ValueError("a level must be text or a finite number")
         return cls(formula, levels, columns, names)
 
-    def columns_read(self) -> list[str]:
-        return self.formula.columns()
+    def term_columns(self) -> list[str]:
+        """The columns the terms read (the target's are not needed to predict)."""
+        out: list[str] = []
+        for term in self.formula.terms:
+            for f in term:
+                out += [c for c in f.expr.columns() if c not in out]
+        return out
+
+    def target_values(
+        self, cells: Mapping[str, np.ndarray], lines: np.ndarray, parse: NumberParser
+    ) -> np.ndarray:
+        """The target (e.g. log(y)) for rows that have it; NaN where it is missing or not
+        defined."""
+        expr = self.formula.target
+        cols = {c: parse(cells[c], c, lines) for c in expr.columns()}
+        return np.broadcast_to(np.asarray(evaluate(expr, cols), dtype=np.float64), lines.shape)
 
     def matrix(
         self,
@@ -438,7 +452,7 @@ class DesignSpec:
             if key is not None
         }
         text_cols = {c for c in cat_cols if any(isinstance(k, str) for k in self.levels.get(c, []))}
-        nums = {c: parse(cells[c], c, lines) for c in self.formula.columns() if c not in text_cols}
+        nums = {c: parse(cells[c], c, lines) for c in self.term_columns() if c not in text_cols}
         missing = np.zeros(m, dtype=bool)
         unseen = np.zeros(m, dtype=bool)
         keys: dict[str, np.ndarray] = {}

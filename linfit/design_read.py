@@ -9,6 +9,7 @@ mean (term and levels), so the result equals one pass over all rows.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,7 +18,7 @@ from .accumulate import DesignStats
 from .dataset import Dataset, Reservoir
 from .design import Column, Design, DesignSpec
 from .errors import DataError
-from .formula import Formula
+from .formula import parse as parse_formula
 from .io import CsvOptions, CsvReader, ReadReport, numeric_cells, parse_text_column
 from .solvers import Problem
 
@@ -100,17 +101,22 @@ def _widen_sample(sample: Reservoir, cols: list[Column], union: list[Column]) ->
 
 def read_part(
     path: str,
-    formula: Formula,
+    formula: str,
     csv: CsvOptions | None,
+    intercept: bool,
     keep_rows: bool,
     sample: int,
 ) -> DesignPart:
-    """One input through the formula, in one pass."""
+    """One input through the formula (parsed against its header, which gives ``.`` its
+    meaning; ``intercept=False`` drops the intercept as ``- 1`` does), in one pass."""
     reader = CsvReader(path, csv)
     report = ReadReport()
     reservoir = Reservoir(sample) if sample else None
     try:
-        design = Design(formula, reader.columns, reader.name, reader.options.na)
+        parsed = parse_formula(formula, reader.columns)
+        if not intercept:
+            parsed = dataclasses.replace(parsed, intercept=False)
+        design = Design(parsed, reader.columns, reader.name, reader.options.na)
         stats = DesignStats(0)
         kept: list[np.ndarray] | None = [] if keep_rows else None
         values = 0
@@ -152,7 +158,7 @@ def read_part(
     return DesignPart(design, stats, report, reader.name, kept, reservoir)
 
 
-def finish(part: DesignPart, intercept: bool | None, source: str) -> Dataset:
+def finish(part: DesignPart, source: str) -> Dataset:
     """R's coding of the merged design → the Problem the solvers see."""
     design = part.design
     if part.stats.n == 0:
@@ -176,9 +182,14 @@ def finish(part: DesignPart, intercept: bool | None, source: str) -> Dataset:
         Xs = np.zeros((len(sample.y), width))
         Xs[:, : sample.X.shape[1]] = sample.X
         sample.X = Xs[:, chosen]
-    icpt = design.formula.intercept if intercept is None else intercept and design.formula.intercept
     problem = Problem(
-        stats, list(spec.names), design.formula.target.label(), icpt, X, y, source=source
+        stats,
+        list(spec.names),
+        design.formula.target.label(),
+        design.formula.intercept,
+        X,
+        y,
+        source=source,
     )
     if X is None:
         problem.where_rows = "the rows were not kept in memory (more than 4,194,304 values)"

@@ -18,7 +18,7 @@ from .dataset import Dataset, Reservoir, no_rows
 from .errors import DataError
 from .io import CsvOptions, CsvReader, ReadReport, expand_inputs
 from .metrics import fit_metrics
-from .model import LinearModel
+from .model import LinearModel, check_names
 from .solvers import EpochLog, FitResult, Hooks, Problem, SolverOptions, get_solver
 
 #: Rows are kept in memory (for refinement, SGD and torch) while rows × columns ≤ this:
@@ -56,26 +56,33 @@ def read_dataset(
     intercept: bool = True,
     keep_all_rows: bool = False,
     sample: int = 0,
+    formula: str | None = None,
+    exclude: list[str] | None = None,
 ) -> Dataset:
     """Read the input once into statistics (and the rows, when they fit or are needed).
 
     ``path`` is a file, ``-`` for stdin, a glob, a directory of CSV files, or a list of
     these; several files are read one after another and their statistics merged, as if
     they were one file (their columns must match). ``sample`` > 0 also keeps a uniform
-    random sample of that many rows (for plots).
+    random sample of that many rows (for plots). ``formula`` (Wilkinson notation, e.g.
+    ``"mpg ~ wt * hp + C(cyl)"``) reads the input through its terms instead of ``x``/``y``;
+    ``intercept=False`` then drops the intercept as ``- 1`` does. ``exclude`` leaves
+    columns out of the default features.
     """
     paths = expand_inputs(path)
+    if formula is not None:
+        return _read_formula(paths, formula, csv, intercept, keep_all_rows, sample)
     from .parallel import map_files, workers_for_files
 
-    args = (x, y, csv, intercept, keep_all_rows, sample)
+    args = (x, y, csv, intercept, keep_all_rows, sample, exclude)
     workers = workers_for_files(paths, keep_all_rows)
     if workers > 1:  # the files are large together: no rows are kept, only statistics
-        parts = map_files(_read_one, paths, (*args, False), workers)
+        parts = map_files(_read_one, paths, (*args, False), workers)  # keep_rows=False
     else:
         parts = [_read_one(p, *args) for p in paths]
-    if len(parts) == 1:
-        return parts[0]
-    return _combine(parts, keep_all_rows)
+    data = parts[0] if len(parts) == 1 else _combine(parts, keep_all_rows)
+    check_names(data.problem.features, data.problem.target, data.source)
+    return data
 
 
 def _combine(parts: list[Dataset], keep_all_rows: bool) -> Dataset:
@@ -117,13 +124,14 @@ def _read_one(
     intercept: bool,
     keep_all_rows: bool,
     sample: int,
+    exclude: list[str] | None = None,
     keep_rows: bool = True,
 ) -> Dataset:
     reader = CsvReader(path, csv)
     report = ReadReport()
     reservoir = Reservoir(sample) if sample else None
     try:
-        sel = reader.select(x, y)
+        sel = reader.select(x, y, exclude)
         check_width(len(sel.x_idx), reader.name, intercept)
         from .parallel import read_parallel, workers_for
 
@@ -173,6 +181,27 @@ def _read_one(
     return Dataset(problem, report, reader.name, reservoir)
 
 
+def _read_formula(
+    paths: list[str],
+    formula: str,
+    csv: CsvOptions | None,
+    intercept: bool,
+    keep_all_rows: bool,
+    sample: int,
+) -> Dataset:
+    """Read every input through the formula (one process each, in order) and merge."""
+    from .design_read import finish, read_part
+
+    parts = [read_part(p, formula, csv, intercept, True, sample) for p in paths]
+    total = functools.reduce(lambda a, b: a.merge(b), parts)
+    source = parts[0].source
+    if len(parts) > 1:
+        source += f" and {len(parts) - 1} more file{'s' if len(parts) > 2 else ''}"
+    data = finish(total, source)
+    check_names(data.problem.features, data.problem.target, source)
+    return data
+
+
 def _certified_so_far(stats: DesignStats, features: list[str], intercept: bool) -> bool:
     """Whether the streamed solution of the rows read so far is certified (its error bound
     below lstsq.REFINE_BELOW): then refinement is unlikely to be needed, and rows need not
@@ -204,8 +233,10 @@ def fit_problem(
     hooks: Hooks | None = None,
     stats: bool | None = None,
     level: float = 0.95,
+    design: object | None = None,
 ) -> Outcome:
-    """Fit ``problem`` with the solver registered as ``method``."""
+    """Fit ``problem`` with the solver registered as ``method`` (``design``: the formula's
+    design the problem was read through, stored in the model for predict)."""
     from .solvers.lstsq import original_cond
 
     options = options or SolverOptions()
@@ -254,6 +285,7 @@ def fit_problem(
         metrics=fit_metrics(st, rss, problem.intercept),
         solver=solver,
         history=_history(problem, result.history),
+        design=design,
     )
     model.metrics["cond"] = cond
     if problem.intercept:
@@ -282,12 +314,14 @@ def fit(
     csv: CsvOptions | None = None,
     options: SolverOptions | None = None,
     stats: bool | None = None,
+    formula: str | None = None,
 ) -> LinearModel:
-    """Fit a CSV file (``-`` for stdin) and return the model."""
+    """Fit a CSV file (``-`` for stdin) and return the model; ``formula`` (e.g.
+    ``"log(y) ~ x * C(g)"``) instead of ``x``/``y`` fits its terms."""
     options = options or SolverOptions()
     needs = get_solver(method).needs_rows(options)
-    data = read_dataset(path, x, y, csv, intercept, keep_all_rows=needs)
-    return fit_problem(data.problem, method, options, stats=stats).model
+    data = read_dataset(path, x, y, csv, intercept, keep_all_rows=needs, formula=formula)
+    return fit_problem(data.problem, method, options, stats=stats, design=data.design).model
 
 
 def fit_arrays(

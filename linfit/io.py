@@ -818,6 +818,25 @@ def parse_text_column(
     return num
 
 
+def numeric_cells(values, options: CsvOptions) -> np.ndarray:
+    """Which text cells :func:`parse_text_column` reads as a number or as missing (so that a
+    column with any other cell is text: categorical in a formula, as R makes a factor)."""
+    import pandas as pd
+
+    s = pd.Series(np.asarray(values, dtype=object)).astype(str).str.strip()
+    clean = s
+    if options.thousands:
+        clean = clean.str.replace(options.thousands, "", regex=False)
+    if options.decimal != ".":
+        clean = clean.str.replace(options.decimal, ".", regex=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ok = pd.to_numeric(clean, errors="coerce").notna().to_numpy().copy()
+    if not ok.all():
+        ok |= s.isin(NA_TOKENS | TRUE_TOKENS | FALSE_TOKENS).to_numpy()
+    return ok
+
+
 def _line_of(lines: int | np.ndarray, r: int) -> int:
     return int(lines[r]) if isinstance(lines, np.ndarray) else int(lines) + r
 
@@ -933,8 +952,6 @@ class CsvReader:
         more = len(self.columns) - limit
         return shown + (f", … ({more:,} more)" if more > 0 else "")
 
-    _columns_list = columns_list  # the older name, still used by other modules
-
     def positions(self, name: str) -> list[int]:
         """Where ``name`` appears in the header (built once: linear in the header)."""
         if self._positions is None:
@@ -970,8 +987,11 @@ class CsvReader:
             f"{self.name}: column {quote(spec)} not found; columns are: {self.columns_list()}"
         )
 
-    def select(self, x: Sequence[str] | None, y: str | None) -> Selection:
-        """Choose the target and feature columns (defaults: y last, x every other column)."""
+    def select(
+        self, x: Sequence[str] | None, y: str | None, exclude: Sequence[str] | None = None
+    ) -> Selection:
+        """Choose the target and feature columns (defaults: y last, x every other column
+        but those in ``exclude``)."""
         if len(self.columns) < 2 and (not x):
             hint = ""
             for mark, name in ((";", "';'"), ("\t", "tab"), ("|", "'|'")):
@@ -983,7 +1003,8 @@ class CsvReader:
                 f"least one feature column{hint}"
             )
         y_idx = self.resolve(y) if y is not None else len(self.columns) - 1
-        n_features = len(x) if x else len(self.columns) - 1
+        drop = {self.resolve(c) for c in exclude or ()}
+        n_features = len(x) if x else len(self.columns) - 1 - len(drop - {y_idx})
         if n_features > MAX_PARAMS - 1:
             raise DataError(
                 f"{self.name}: {n_features:,} feature columns chosen; linfit fits at most "
@@ -993,7 +1014,9 @@ class CsvReader:
         if x:
             x_idx = [self.resolve(s) for s in x]
         else:
-            x_idx = [i for i in range(len(self.columns)) if i != y_idx]
+            x_idx = [i for i in range(len(self.columns)) if i != y_idx and i not in drop]
+            if not x_idx:
+                raise DataError(f"{self.name}: --exclude leaves no feature column to fit")
         seen: dict[int, str] = {}
         for i, spec in zip(x_idx, x or [str(i) for i in x_idx]):
             if i == y_idx:

@@ -69,6 +69,8 @@ class LinearModel:
     stats: dict[str, Any] | None = None
     inference: dict[str, Any] | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    #: The formula's design (terms, levels, coefficient names): predict re-applies it.
+    design: Any = None  # design.DesignSpec
     #: The file the model was loaded from, for messages (not part of the document).
     source: str | None = field(default=None, compare=False, repr=False)
 
@@ -125,6 +127,8 @@ class LinearModel:
             doc["inference"] = self.inference
         if self.data:
             doc["data"] = self.data
+        if self.design is not None:
+            doc["formula"] = self.design.to_data()
         return _finite_or_null(doc)
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -200,6 +204,18 @@ class LinearModel:
         inference = v.optional("inference", doc.get("inference"), dict, "an object")
         if inference is not None:
             _check_inference(v, inference, len(features), intercept)
+        design = None
+        if doc.get("formula") is not None:
+            from .design import DesignSpec
+
+            try:
+                design = DesignSpec.from_data(doc["formula"])
+            except (ValueError, TypeError, RecursionError) as exc:
+                v.fail("formula", f"a parsed formula ({exc})", doc["formula"])
+            if design.names != list(features):
+                v.fail(
+                    "formula", "a design whose coefficient names are the features", doc["formula"]
+                )
         return cls(
             features=list(features),
             target=target,
@@ -216,6 +232,7 @@ class LinearModel:
             stats=stats,
             inference=inference,
             data=v.optional("data", doc.get("data"), dict, "an object") or {},
+            design=design,
             source=source,
         )
 

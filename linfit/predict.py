@@ -19,7 +19,7 @@ from typing import TextIO
 import numpy as np
 
 from .accumulate import DesignStats
-from .errors import DataError, ModelFileError, UsageError
+from .errors import DataError, ModelFileError, UsageError, quote
 from .io import CsvOptions, CsvReader, parse_text_column
 from .metrics import fit_metrics
 from .model import LinearModel
@@ -30,7 +30,34 @@ class PredictReport:
     rows: int = 0
     missing: int = 0
     first_missing_line: int | None = None
+    unseen: int = 0  # rows with a categorical level the model was not fitted with
+    first_unseen_line: int | None = None
     score: dict | None = None
+
+
+def _cells(frame, columns: list[str]) -> dict[str, np.ndarray]:
+    return {c: np.char.strip(frame[c].to_numpy(dtype=object).astype(str)) for c in columns}
+
+
+def _parser(source: str, options: CsvOptions):
+    def parse(cells: np.ndarray, name: str, lines: np.ndarray) -> np.ndarray:
+        return parse_text_column(cells, name, source, lines, options, None)
+
+    return parse
+
+
+def _predict_design(model: LinearModel, frame, source: str, options: CsvOptions):
+    """The model's formula re-applied to a text frame: (X, ok, predictions, unseen)."""
+    design = model.design
+    lines = frame.index.to_numpy(dtype=np.int64)
+    X, missing, unseen = design.matrix(
+        _cells(frame, design.term_columns()), lines, _parser(source, options)
+    )
+    ok = ~missing & ~unseen
+    pred = np.full(len(frame), np.nan)
+    if ok.any():
+        pred[ok] = model.predict(X[ok])
+    return X, ok, pred, unseen
 
 
 def predict_frame(
@@ -87,17 +114,28 @@ def predict_csv(
         )
     reader = CsvReader(path, options)
     report = PredictReport()
+    design = model.design
     try:
         idx = []
-        for f in model.features:
+        for f in [] if design is not None else model.features:
             i = _locate(reader, f, "a model feature")
             if i is None:
                 raise DataError(
                     f"{reader.name}: the model's feature column {f!r} is not in the data; "
-                    f"columns are: {reader._columns_list()}"
+                    f"columns are: {reader.columns_list()}"
                 )
             idx.append(i)
+        if design is not None:
+            for c in design.term_columns():
+                if _locate(reader, c, "a column of the model's formula") is None:
+                    raise DataError(
+                        f"{reader.name}: the model's formula uses column {quote(c)}, which is "
+                        f"not in the data; columns are: {reader.columns_list()}"
+                    )
         t_idx = _locate(reader, model.target, "the target")
+        if design is not None:
+            t_cols = design.formula.target.columns()
+            t_idx = 0 if all(_locate(reader, c, "the target") is not None for c in t_cols) else None
         if score and t_idx is None:
             raise DataError(
                 f"{reader.name}: --score needs the target column {model.target!r}, which is "
@@ -113,11 +151,19 @@ def predict_csv(
                 f"{reader.name} already has a column {clash[0]!r}; name the prediction "
                 "column with --column"
             )
-        stats = DesignStats(len(idx)) if score else None
+        stats = DesignStats(len(model.features)) if score else None
         first = True
         for offset, frame in reader.frames_text(chunk_rows):
             first_line = offset + 2
-            X, ok, pred = predict_frame(model, frame, idx, reader.name, first_line, options)
+            unseen = np.zeros(len(frame), dtype=bool)
+            if design is not None:
+                X, ok, pred, unseen = _predict_design(model, frame, reader.name, options)
+                if unseen.any():
+                    report.unseen += int(unseen.sum())
+                    if report.first_unseen_line is None:
+                        report.first_unseen_line = int(frame.index[np.flatnonzero(unseen)[0]])
+            else:
+                X, ok, pred = predict_frame(model, frame, idx, reader.name, first_line, options)
             cols = {pred_col: pred}
             if interval:
                 lo = np.full(len(frame), np.nan)
@@ -127,15 +173,22 @@ def predict_csv(
 
                     lo[ok], hi[ok] = intervals(model.inference, X[ok], pred[ok], interval, level)
                 cols[f"{pred_col}_lower"], cols[f"{pred_col}_upper"] = lo, hi
-            n_missing = int((~ok).sum())
-            if n_missing:
-                report.missing += n_missing
+            miss = ~ok & ~unseen
+            if miss.any():
+                report.missing += int(miss.sum())
                 if report.first_missing_line is None:
-                    report.first_missing_line = first_line + int(np.flatnonzero(~ok)[0])
+                    report.first_missing_line = int(frame.index[np.flatnonzero(miss)[0]])
             if stats is not None:
-                yv = parse_text_column(
-                    frame.iloc[:, t_idx], model.target, reader.name, first_line, options
-                )
+                if design is not None:
+                    yv = design.target_values(
+                        _cells(frame, design.formula.target.columns()),
+                        frame.index.to_numpy(),
+                        _parser(reader.name, options),
+                    )
+                else:
+                    yv = parse_text_column(
+                        frame.iloc[:, t_idx], model.target, reader.name, first_line, options
+                    )
                 use = ok & ~np.isnan(yv)
                 stats.update(X[use], yv[use])
             report.rows += len(frame)

@@ -38,10 +38,17 @@ def _param_names(model: LinearModel) -> list[tuple[str, str, float]]:
     return rows
 
 
+def _model_text(model: LinearModel) -> str:
+    """The formula as the user wrote it, or ``y ~ x1 + x2``."""
+    if model.design is not None:
+        return " ".join(model.design.formula.text.split())
+    return f"{model.target} ~ {' + '.join(model.features)}"
+
+
 def fit_heading(model: LinearModel, source: str) -> str:
     """One line naming the method, the model and the data."""
     return (
-        f"linfit · {model.method} · {model.target} ~ {' + '.join(model.features)}"
+        f"linfit · {model.method} · {_model_text(model)}"
         f"{'' if model.intercept else ' (no intercept)'}  [{source}, n = {model.n_samples}]"
     )
 
