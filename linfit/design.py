@@ -360,7 +360,7 @@ def _check_domain(label: str, v: np.ndarray, cols: dict, lines: np.ndarray, sour
     bad &= inputs_ok
     if bad.any():
         r = int(np.flatnonzero(bad)[0])
-        shown = ", ".join(f"{c} = {x[r]!r}" for c, x in cols.items())
+        shown = ", ".join(f"{c} = {float(x[r])!r}" for c, x in cols.items())
         what = "not defined" if np.isnan(v[r]) else "infinite"
         raise DataError(
             f"{source}: {label} is {what} at line {int(lines[r])} ({shown}); fix the value or "
@@ -379,8 +379,11 @@ class DesignSpec:
     chosen: list[int] = field(default_factory=list)  # accumulated columns (fit time only)
 
     def to_data(self) -> dict[str, Any]:
+        """The model file's ``formula`` block: the parsed formula (``text``, ``target``,
+        ``terms``, ``intercept``), each categorical column's ``levels`` (sorted; the first is
+        the reference), and per coefficient its ``columns`` entry and ``names``."""
         return {
-            "formula": self.formula.to_data(),
+            **self.formula.to_data(),
             "levels": self.levels,
             "columns": self.columns,
             "names": self.names,
@@ -389,9 +392,9 @@ class DesignSpec:
     @classmethod
     def from_data(cls, data: Any) -> DesignSpec:
         """Validate a stored design (nothing is evaluated)."""
-        if not isinstance(data, dict) or not {"formula", "levels", "columns", "names"} <= set(data):
+        if not isinstance(data, dict) or not {"levels", "columns", "names"} <= set(data):
             raise ValueError("not a design")
-        formula = Formula.from_data(data["formula"])
+        formula = Formula.from_data(data)
         levels = data["levels"]
         if not isinstance(levels, dict) or not all(
             isinstance(v, list) and all(_valid_key(k) for k in v) for v in levels.values()

@@ -806,7 +806,7 @@ def parse_text_column(
             r = int(np.flatnonzero(bad)[0])
             raise DataError(
                 f"{source}: non-numeric value {quote(s.iloc[r])} in column {quote(name)} at line "
-                f"{_line_of(first_line, r)}{_number_hint(s.iloc[r], choose)}"
+                f"{_line_of(first_line, r)}{_number_hint(s.iloc[r], choose, name)}"
             )
     inf = np.isinf(num)
     if inf.any():
@@ -1213,12 +1213,22 @@ class CsvReader:
                 self._stream.close()
 
 
-def _number_hint(value: str, choose: str | None = "choose other columns with --x/--y") -> str:
+FIT_CHOOSE = "choose other columns with --x/--y"
+
+
+def _number_hint(value: str, choose: str | None = FIT_CHOOSE, name: str | None = None) -> str:
     v = value.strip()
     if re.fullmatch(r"[-+]?\d{1,3}(,\d{3})+(\.\d*)?", v):
         return "; it looks like a thousands separator: pass --thousands ,"
     if re.fullmatch(r"[-+]?\d*,\d+", v):
         return "; it looks like a decimal comma: pass --decimal , (with --sep ';' if needed)"
+    if choose == FIT_CHOOSE and name is not None and re.search(r"[^\W\d_]", v):
+        shown = name if re.fullmatch(r"[A-Za-z.][A-Za-z0-9._]*", name) else f"`{name}`"
+        return (
+            f"; the column holds text: it is categorical (a factor, as R would make it), which "
+            f"a formula fits, e.g. --formula 'y ~ x + {shown}' (or C({shown})), or leave it "
+            f"out with --exclude {quote(name)}; otherwise fix or remove that row"
+        )
     return "; fix or remove that row" + _row_lines_hint(choose)
 
 
