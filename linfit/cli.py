@@ -1061,6 +1061,8 @@ def _usage_message(exc: BaseException) -> str:
     """One line for a usage error of the option parser: what is wrong, and where to look."""
     text = " ".join(str(exc.format_message()).split())  # type: ignore[attr-defined]
     text = (text[:1].lower() + text[1:]).rstrip(".")
+    # a value quoted by the parser is cut like every other quoted value (80 characters)
+    text = re.sub(r"'([^']{80,})'", lambda m: quote(m.group(1)), text)
     ctx = getattr(exc, "ctx", None)
     command = ctx.command_path if ctx is not None else "linfit"
     hint = ""
