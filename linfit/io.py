@@ -372,6 +372,9 @@ class RangeReader(io.RawIOBase):
         super().close()
 
 
+#: File lines of a block's rows: a range when consecutive, else an int64 array.
+Lines = range | np.ndarray
+
 _LINE_END = re.compile(rb"\r\n|\n|\r(?!\Z)")
 
 
@@ -464,7 +467,7 @@ class RowShape(io.RawIOBase):
             and (mid[n - 1 :: n] == 10).all()  # every n-th is a line end…
             and int(np.count_nonzero(mid == 10)) == rows  # …and no other is
         ):
-            self._lines.append((self._line, rows))
+            self._add_run(self._line, rows)
             self._line += rows
         else:
             self._check_lines(bytes(view[S[first] + 1 : S[last] + 1]))
@@ -480,8 +483,17 @@ class RowShape(io.RawIOBase):
         return self._row_line if self._eof and self._in_quote else None
 
     # -- row lines ----------------------------------------------------------------------
-    def take(self, n: int) -> np.ndarray | None:
-        """File lines of the next ``n`` rows (None when the scan and pandas disagree)."""
+    def take(self, n: int) -> Lines | None:
+        """File lines of the next ``n`` rows (None when the scan and pandas disagree): a
+        ``range`` when they are consecutive (no memory per row), else an array."""
+        head = self._lines[0] if self._lines else None
+        if isinstance(head, tuple) and head[1] >= n:
+            first, count = head
+            if count > n:
+                self._lines[0] = (first + n, count - n)
+            else:
+                self._lines.pop(0)
+            return range(first, first + n)
         out: list[np.ndarray] = []
         need = n
         while need and self._lines:
@@ -501,6 +513,15 @@ class RowShape(io.RawIOBase):
         if need:
             return None
         return np.concatenate(out) if out else np.empty(0, dtype=np.int64)
+
+    def _add_run(self, first: int, count: int) -> None:
+        """Record ``count`` rows on consecutive lines from ``first`` (joined to the run
+        before when they continue it, so a block's lines are usually one ``range``)."""
+        last = self._lines[-1] if self._lines else None
+        if isinstance(last, tuple) and last[0] + last[1] == first:
+            self._lines[-1] = (last[0], last[1] + count)
+        else:
+            self._lines.append((first, count))
 
     # -- scanning -----------------------------------------------------------------------
     def _ragged(self, line: int, count: int) -> DataError:
@@ -626,7 +647,7 @@ class RowShape(io.RawIOBase):
                 and kinds[n - 1 :: n].all()
                 and int(np.count_nonzero(kinds)) == rows
             ):
-                self._lines.append((self._line, rows))
+                self._add_run(self._line, rows)
                 self._line += rows
                 return
         # the general path: line by line (blank lines, lone CRs, or a ragged row somewhere)
@@ -771,7 +792,7 @@ def parse_text_column(
     values,
     name: str,
     source: str,
-    first_line: int | np.ndarray,
+    first_line: int | Lines,
     options: CsvOptions,
     choose: str | None = None,
 ) -> np.ndarray:
@@ -783,7 +804,7 @@ def parse_text_column(
     import pandas as pd
 
     if isinstance(values, pd.Series) and values.index.name == "line":  # from frames_text
-        first_line = values.index.to_numpy(dtype=np.int64)
+        first_line = values.index
     s = pd.Series(np.asarray(values, dtype=object)).astype(str).str.strip()
     clean = s
     if options.thousands:
@@ -818,8 +839,9 @@ def parse_text_column(
     return num
 
 
-def _line_of(lines: int | np.ndarray, r: int) -> int:
-    return int(lines[r]) if isinstance(lines, np.ndarray) else int(lines) + r
+def _line_of(lines, r: int) -> int:
+    """The line of row ``r``: ``lines`` is the first row's line, or every row's."""
+    return int(lines) + r if isinstance(lines, (int, np.integer)) else int(lines[r])
 
 
 class CsvReader:
@@ -1020,6 +1042,7 @@ class CsvReader:
         import pandas as pd
 
         self._shape = RowShape(self._stream, self.name, self.sep, len(self.columns), self.data_line)
+        self._estimate = False
         stream = io.BufferedReader(self._shape, 1 << 20)
         kwargs = dict(
             sep=self.sep,
@@ -1066,12 +1089,12 @@ class CsvReader:
         """Whether the rows read so far held a quote or a lone CR line end."""
         return self._shape is not None and (self._shape.quoted or self._shape.lone_cr)
 
-    def _row_lines(self, frame, offset: int) -> np.ndarray:
+    def _row_lines(self, frame, offset: int) -> Lines:
         """File lines of the frame's rows (counted while scanning; estimated if that fails)."""
-        lines = self._shape.take(len(frame)) if self._shape is not None else None
+        lines = None if self._estimate else self._shape.take(len(frame))  # type: ignore[union-attr]
         if lines is None:
-            lines = self.data_line + offset + np.arange(len(frame), dtype=np.int64)
-            self._shape = None  # the two counts disagree: estimate from here on
+            self._estimate = True  # the two counts disagree: estimate from here on
+            lines = range(self.data_line + offset, self.data_line + offset + len(frame))
         return lines
 
     def frames_text(self, chunk_rows: int = 1 << 16):
@@ -1109,11 +1132,11 @@ class CsvReader:
             lo, hi = V.min(axis=1), V.max(axis=1)  # NaN and inf show up here: one pass each
             if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
                 V, kept = self._drop_missing(V, wanted, lines, report)
-                lines = lines[kept]
+                lines = np.asarray(lines)[kept]
                 lo, hi = V.min(axis=1, initial=np.inf), V.max(axis=1, initial=-np.inf)
             yield Block(V, len(sel.x_idx), int(lines[0]) if len(lines) else 0, lo, hi)
 
-    def _drop_missing(self, V, wanted, lines: np.ndarray, report: ReadReport):
+    def _drop_missing(self, V, wanted, lines: Lines, report: ReadReport):
         """Refuse inf; drop (or refuse, with --na raise) rows with a missing value."""
         inf = np.isinf(V)
         if inf.any():
@@ -1164,7 +1187,7 @@ class CsvReader:
             pass
         return None
 
-    def _numeric(self, sub, names: list[str], lines: np.ndarray) -> np.ndarray:
+    def _numeric(self, sub, names: list[str], lines: Lines) -> np.ndarray:
         """The chunk column by column, shape (columns, rows), float64; a non-numeric cell is
         an error naming it (text columns go through :func:`parse_text_column`, the meaning
         every command gives a cell)."""
