@@ -20,7 +20,8 @@ import pytest
 
 from linfit import limits
 from linfit.errors import DataError, InputError, UsageError
-from linfit.io import CsvOptions, CsvReader, ReadReport, RowShape, parse_text_column
+from linfit.io import CsvOptions, CsvReader, ReadReport, parse_text_column
+from linfit.rowshape import RowShape
 
 from .conftest import DATA, run_cli
 
