@@ -39,6 +39,8 @@ class DesignPart:
     source: str
     blocks: list[np.ndarray] | None = field(default_factory=list)
     sample: Reservoir | None = None
+    clean: bool = True  # read as one range: no quote or lone CR made the cuts doubtful
+    why_no_rows: str = "the rows were not kept in memory (more than 4,194,304 values)"
 
     def merge(self, other: DesignPart) -> DesignPart:
         """Both parts as one (other's rows come after this one's): levels and columns are
@@ -74,7 +76,11 @@ class DesignPart:
             _widen_sample(other.sample, their_cols, union)
             sample.merge(other.sample)
         report = self.report.merge(other.report)
-        return DesignPart(mine, left.merge(right), report, self.source, blocks, sample)
+        clean = self.clean and other.clean
+        out = DesignPart(mine, left.merge(right), report, self.source, blocks, sample, clean)
+        if blocks is None:
+            out.why_no_rows = self.why_no_rows if self.blocks is None else other.why_no_rows
+        return out
 
 
 def _pos(cols: list[Column], col: Column) -> int | None:
@@ -106,10 +112,13 @@ def read_part(
     intercept: bool,
     keep_rows: bool,
     sample: int,
+    stream=None,
+    reopen=None,
 ) -> DesignPart:
     """One input through the formula (parsed against its header, which gives ``.`` its
-    meaning; ``intercept=False`` drops the intercept as ``- 1`` does), in one pass."""
-    reader = CsvReader(path, csv)
+    meaning; ``intercept=False`` drops the intercept as ``- 1`` does), in one pass.
+    ``stream``/``reopen``: read this instead of opening ``path`` (a range of it)."""
+    reader = CsvReader(path, csv, stream=stream, reopen=reopen)
     report = ReadReport()
     reservoir = Reservoir(sample) if sample else None
     try:
@@ -155,7 +164,50 @@ def read_part(
                     kept = None
     finally:
         reader.close()
-    return DesignPart(design, stats, report, reader.name, kept, reservoir)
+        if stream is not None:
+            stream.close()
+    part = DesignPart(design, stats, report, reader.name, kept, reservoir)
+    part.clean = not reader.irregular
+    return part
+
+
+def read_range(path, options, header: bytes, start, end, formula, intercept, sample):
+    """Bytes [start, end) of ``path`` (header prepended) through the formula (no rows kept):
+    one of the parts of a file read by several processes."""
+    from .parallel import range_opener
+
+    reopen = range_opener(path, header, start, end)
+    return read_part(path, formula, options, intercept, False, sample, reopen(), reopen)
+
+
+def read_file(
+    path: str,
+    formula: str,
+    csv: CsvOptions | None,
+    intercept: bool,
+    keep_all_rows: bool,
+    sample: int,
+) -> DesignPart:
+    """One file through the formula: a large file in ranges read by two processes (no rows
+    kept), merged in order; otherwise, or when a range is doubtful, in this process."""
+    from .parallel import read_ranges, workers_for
+
+    workers = workers_for(path, keep_all_rows)
+    if workers > 1:
+        reader = CsvReader(path, csv)
+        header, options = reader.header_bytes, reader.options
+        reader.close()
+        parts = read_ranges(
+            read_range, path, options, header, (formula, intercept, sample), workers
+        )
+        if parts is not None and all(p.clean for p in parts):
+            import functools
+
+            total = functools.reduce(lambda a, b: a.merge(b), parts)
+            total.blocks = None
+            total.why_no_rows = "the file was read by several processes, which keep no rows"
+            return total
+    return read_part(path, formula, csv, intercept, True, sample)
 
 
 def finish(part: DesignPart, source: str) -> Dataset:
@@ -192,7 +244,7 @@ def finish(part: DesignPart, source: str) -> Dataset:
         source=source,
     )
     if X is None:
-        problem.where_rows = "the rows were not kept in memory (more than 4,194,304 values)"
+        problem.where_rows = part.why_no_rows
     return Dataset(problem, part.report, source, sample, design=spec)
 
 

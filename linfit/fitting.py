@@ -190,9 +190,9 @@ def _read_formula(
     sample: int,
 ) -> Dataset:
     """Read every input through the formula (one process each, in order) and merge."""
-    from .design_read import finish, read_part
+    from .design_read import finish, read_file
 
-    parts = [read_part(p, formula, csv, intercept, True, sample) for p in paths]
+    parts = [read_file(p, formula, csv, intercept, keep_all_rows, sample) for p in paths]
     total = functools.reduce(lambda a, b: a.merge(b), parts)
     source = parts[0].source
     if len(parts) > 1:

@@ -136,12 +136,20 @@ class Part:
         return Part(self.stats.merge(other.stats), report, sample, self.clean and other.clean)
 
 
+def range_opener(path: str, header: bytes, start: int, end: int):
+    """A function that opens bytes [start, end) of ``path`` with the header before them."""
+
+    def reopen():
+        return io.BufferedReader(Prepended(header, RangeReader(path, start, end)), 1 << 20)
+
+    return reopen
+
+
 def read_range(path, options, header: bytes, start, end, sel: Selection, sample: int) -> Part:
     """Parse bytes [start, end) of ``path`` (header prepended) into statistics."""
     from .dataset import Reservoir
 
-    def reopen():
-        return io.BufferedReader(Prepended(header, RangeReader(path, start, end)), 1 << 20)
+    reopen = range_opener(path, header, start, end)
 
     stream = reopen()
     reader = CsvReader(path, options, stream=stream, reopen=reopen)
@@ -158,10 +166,10 @@ def read_range(path, options, header: bytes, start, end, sel: Selection, sample:
     return Part(stats, report, reservoir, not reader.irregular)
 
 
-def _child(conn, *args) -> None:
+def _child(conn, fn, *args) -> None:
     worker_signals()
     try:
-        conn.send(("ok", read_range(*args)))
+        conn.send(("ok", fn(*args)))
     except LinfitError as exc:
         conn.send(("error", (type(exc), str(exc), exc.code)))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which decides
@@ -190,15 +198,18 @@ def read_parallel(
     this process when a range saw a quote or a lone CR, or failed (see the module's note)."""
     header = reader.header_bytes
     size = os.path.getsize(reader.path)
-    parts = _read_ranges(reader.path, options, header, sel, workers, sample)
+    parts = read_ranges(read_range, reader.path, options, header, (sel, sample), workers)
     if parts is None or not all(p.clean for p in parts):
         parts = [read_range(reader.path, options, header, len(header), size, sel, sample)]
     total = functools.reduce(Part.merge, parts)
     return total.stats, total.report, total.sample
 
 
-def _read_ranges(path, options, header: bytes, sel, workers: int, sample: int):
-    """The parts of ``workers`` ranges, or None when one failed (the caller rereads)."""
+def read_ranges(fn, path, options, header: bytes, rest: tuple, workers: int):
+    """``fn(path, options, header, start, end, *rest)`` for ``workers`` ranges of the file,
+    the first in this process and the others in forked ones; their parts in order, or None
+    when one failed (the caller then reads the file in one process, for exact messages).
+    Every part has ``clean`` (its cuts fell between rows) and ``report``."""
     import multiprocessing as mp
 
     cuts = split_points(path, len(header), workers)
@@ -210,14 +221,14 @@ def _read_ranges(path, options, header: bytes, sel, workers: int, sample: int):
             parent_end, child_end = ctx.Pipe(duplex=False)
             proc = ctx.Process(
                 target=_child,
-                args=(child_end, path, options, header, start, end, sel, sample),
+                args=(child_end, fn, path, options, header, start, end, *rest),
                 daemon=True,
             )
             proc.start()
             child_end.close()
             procs.append((proc, parent_end, start))
         try:
-            parts = [read_range(path, options, header, *ranges[0], sel, sample)]
+            parts = [fn(path, options, header, *ranges[0], *rest)]
         except LinfitError:
             return None
         for proc, conn, start in procs:

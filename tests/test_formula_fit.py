@@ -233,3 +233,28 @@ def test_damaged_formula_in_a_model_file(tmp_path):
     model.write_text(json.dumps(doc))
     proc = run_cli("predict", model, R / "iris.csv")
     assert proc.returncode == 6 and "'formula'" in proc.stderr
+
+
+def test_formula_in_two_processes_equals_one(tmp_path, monkeypatch):
+    """A large file read by two processes (levels found by each, merged by meaning) gives
+    the one-process fit to 1e-12."""
+    from linfit import parallel
+    from linfit.fitting import read_dataset
+
+    _levels_late_file(tmp_path / "d.csv", 60_000, 45_000, seed=9)
+    formula = "y ~ x * g + h"
+    monkeypatch.setenv("LINFIT_JOBS", "1")
+    one = read_dataset(str(tmp_path / "d.csv"), formula=formula)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 1 << 16)
+    monkeypatch.setenv("LINFIT_JOBS", "2")
+    assert parallel.workers_for(str(tmp_path / "d.csv"), False) == 2
+    two = read_dataset(str(tmp_path / "d.csv"), formula=formula)
+    assert two.problem.X is None and "several processes" in two.problem.where_rows
+    assert two.problem.features == one.problem.features
+    from linfit.fitting import fit_problem
+
+    a = fit_problem(one.problem, design=one.design).model
+    b = fit_problem(two.problem, design=two.design).model
+    np.testing.assert_allclose(b.w, a.w, rtol=1e-12, atol=1e-12 * np.abs(a.w).max())
+    assert b.b == pytest.approx(a.b, rel=1e-12)
+    assert b.stats["fit"]["sigma"] == pytest.approx(a.stats["fit"]["sigma"], rel=1e-12)
