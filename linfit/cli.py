@@ -714,13 +714,12 @@ def fit(
                     f"method {method!r}{' with --batch-size' if method == 'gd' else ''} needs "
                     "the rows in one process; use --engine local"
                 )
-            if formula is not None or exclude:
+            if exclude:
                 raise UsageError(
-                    "--formula and --exclude are not available with --engine dask yet; use "
-                    "--engine local"
+                    "--exclude is not available with --engine dask; list the features with --x"
                 )
             ds = read_dask(
-                data, _split(x), y, csv_opts, not no_intercept, scheduler, workers, sample
+                data, xs, y, csv_opts, not no_intercept, scheduler, workers, sample, formula
             )
         else:
             ds = read_dataset(

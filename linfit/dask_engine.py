@@ -158,6 +158,51 @@ def _compute(client, task):
         ) from None
 
 
+def partition_design(pdf, formula: str, header, csv: CsvOptions, intercept, sample, seed):
+    """Fold one partition (text cells) through the formula: a design part (its levels,
+    statistics of its columns), merged with the others by meaning."""
+    from .design_read import fold_frame, new_part
+
+    part = new_part(formula, header, f"partition {seed}", csv, intercept, False, sample, seed)
+    fold_frame(part, pdf, np.arange(1, len(pdf) + 1, dtype=np.int64), csv)
+    return part
+
+
+def _merge_design(a, b):
+    return a.merge(b)
+
+
+def read_dask_formula(
+    files: list[str],
+    formula: str,
+    csv: CsvOptions,
+    intercept: bool,
+    scheduler: str | None,
+    workers: int,
+    sample: int,
+) -> Dataset:
+    """A formula over the files on a Dask cluster: each partition finds its levels; the
+    parts merge in a binary tree, matching columns by term and level."""
+    from dask import delayed
+
+    from .design_read import finish
+
+    reader = CsvReader(files[0], csv)
+    reader.close()
+    header = list(reader.columns)
+    with cluster(scheduler, workers) as client:
+        df = _read_csv(files, csv, dtype=str, keep_default_na=False, na_filter=False)
+        tasks = [
+            delayed(partition_design)(part, formula, header, csv, intercept, sample, i)
+            for i, part in enumerate(df.to_delayed())
+        ]
+        total = _compute(client, tree_reduce(tasks, _merge_design))
+    source = files[0] if len(files) == 1 else f"{files[0]} and {len(files) - 1} more (dask)"
+    total.why_no_rows = "the rows stay on the Dask workers"
+    total.blocks = None
+    return finish(total, source)
+
+
 def read_dask(
     spec: list[str] | str,
     x: list[str] | None,
@@ -167,9 +212,12 @@ def read_dask(
     scheduler: str | None,
     workers: int,
     sample: int = 0,
+    formula: str | None = None,
 ) -> Dataset:
     """Read the files on a Dask cluster into the statistics the solvers use."""
     files = _files(spec)
+    if formula is not None:
+        return read_dask_formula(files, formula, csv, intercept, scheduler, workers, sample)
     reader = CsvReader(files[0], csv)
     try:
         sel = reader.select(x, y)
@@ -217,7 +265,8 @@ def predict_dask(
     files = _files(spec)
     reader = CsvReader(files[0], csv)
     reader.close()
-    missing = [f for f in model.features if f not in reader.columns]
+    needed = model.design.term_columns() if model.design is not None else model.features
+    missing = [f for f in needed if f not in reader.columns]
     if missing:
         raise DataError(
             f"{files[0]}: the model's feature column {missing[0]!r} is not in the data; "
@@ -250,12 +299,16 @@ def _write_partition(
     """Predict one partition and write it atomically; returns its row count. Errors name
     the partition and the row within it (``label``, row 1 = its first row)."""
     from .atomic import atomic_writer
-    from .predict import predict_frame, write_block
+    from .predict import predict_design, predict_frame, write_block
 
     pred_col = column or f"{model.target}_pred"
     names = list(pdf.columns)
-    idx = [names.index(f) for f in model.features]
-    _, _, pred = predict_frame(model, pdf, idx, label, 1, csv)
+    if model.design is not None:
+        pdf.index = np.arange(1, len(pdf) + 1)
+        _, _, pred, _ = predict_design(model, pdf, label, csv)
+    else:
+        idx = [names.index(f) for f in model.features]
+        _, _, pred = predict_frame(model, pdf, idx, label, 1, csv)
     with atomic_writer(path, "w", encoding="utf-8", newline="") as fh:
         write_block(fh, pdf, {pred_col: pred}, fmt, True, sep, csv.decimal)
     return len(pdf)

@@ -105,6 +105,66 @@ def _widen_sample(sample: Reservoir, cols: list[Column], union: list[Column]) ->
     sample.X = X
 
 
+def new_part(
+    formula: str,
+    header: list[str],
+    source: str,
+    options: CsvOptions,
+    intercept: bool,
+    keep_rows: bool,
+    sample: int,
+    seed: int = 0,
+) -> DesignPart:
+    """An empty part for an input with this header: the formula parsed against it (which
+    gives ``.`` its meaning; ``intercept=False`` drops the intercept as ``- 1`` does)."""
+    parsed = parse_formula(formula, header)
+    if not intercept:
+        parsed = dataclasses.replace(parsed, intercept=False)
+    design = Design(parsed, header, source, options.na)
+    return DesignPart(
+        design,
+        DesignStats(0),
+        ReadReport(),
+        source,
+        [] if keep_rows else None,
+        Reservoir(sample, seed=seed) if sample else None,
+    )
+
+
+def fold_frame(part: DesignPart, frame, lines: np.ndarray, options: CsvOptions) -> None:
+    """Fold one block of text cells (a DataFrame with the header's columns) into the part."""
+    design, stats, report = part.design, part.stats, part.report
+
+    def parse(cells: np.ndarray, name: str, at: np.ndarray) -> np.ndarray:
+        return parse_text_column(cells, name, part.source, at, options, None)
+
+    def is_number(cells: np.ndarray) -> np.ndarray:
+        return numeric_cells(cells, options)
+
+    cells = {c: np.char.strip(frame[c].to_numpy(dtype=object).astype(str)) for c in design.columns}
+    V, keep = design.transform(cells, lines, parse, is_number)
+    report.rows_read += len(lines)
+    dropped = int((~keep).sum())
+    if dropped:
+        report.rows_dropped += dropped
+        if report.first_dropped_line is None:
+            report.first_dropped_line = int(lines[np.flatnonzero(~keep)[0]])
+    stats.add_columns(len(design.full) - stats.p)  # levels first seen in this block
+    if V.shape[1] == 0:
+        return
+    stats.update_columns(V)
+    sample = part.sample
+    if sample is not None:
+        if sample.X is not None and sample.X.shape[1] < stats.p:
+            sample.X = np.pad(sample.X, ((0, 0), (0, stats.p - sample.X.shape[1])))
+        sample.add(V[:-1].T, V[-1])
+    if part.blocks is not None:
+        if sum(b.size for b in part.blocks) + V.size <= KEEP_VALUES:
+            part.blocks.append(V)
+        else:
+            part.blocks = None
+
+
 def read_part(
     path: str,
     formula: str,
@@ -115,58 +175,19 @@ def read_part(
     stream=None,
     reopen=None,
 ) -> DesignPart:
-    """One input through the formula (parsed against its header, which gives ``.`` its
-    meaning; ``intercept=False`` drops the intercept as ``- 1`` does), in one pass.
-    ``stream``/``reopen``: read this instead of opening ``path`` (a range of it)."""
+    """One input through the formula, in one pass. ``stream``/``reopen``: read this
+    instead of opening ``path`` (a range of it)."""
     reader = CsvReader(path, csv, stream=stream, reopen=reopen)
-    report = ReadReport()
-    reservoir = Reservoir(sample) if sample else None
     try:
-        parsed = parse_formula(formula, reader.columns)
-        if not intercept:
-            parsed = dataclasses.replace(parsed, intercept=False)
-        design = Design(parsed, reader.columns, reader.name, reader.options.na)
-        stats = DesignStats(0)
-        kept: list[np.ndarray] | None = [] if keep_rows else None
-        values = 0
-        options = reader.options
-
-        def parse(cells: np.ndarray, name: str, lines: np.ndarray) -> np.ndarray:
-            return parse_text_column(cells, name, reader.name, lines, options, None)
-
-        def is_number(cells: np.ndarray) -> np.ndarray:
-            return numeric_cells(cells, options)
-
+        part = new_part(
+            formula, reader.columns, reader.name, reader.options, intercept, keep_rows, sample
+        )
         for _, frame in reader.frames_text():
-            lines = frame.index.to_numpy(dtype=np.int64)
-            cells = {c: frame[c].to_numpy(dtype=object).astype(str) for c in design.columns}
-            cells = {c: np.char.strip(v) for c, v in cells.items()}
-            V, keep = design.transform(cells, lines, parse, is_number)
-            report.rows_read += len(lines)
-            dropped = int((~keep).sum())
-            if dropped:
-                report.rows_dropped += dropped
-                if report.first_dropped_line is None:
-                    report.first_dropped_line = int(lines[np.flatnonzero(~keep)[0]])
-            stats.add_columns(len(design.full) - stats.p)  # levels first seen in this block
-            if V.shape[1] == 0:
-                continue
-            stats.update_columns(V)
-            if reservoir is not None:
-                if reservoir.X is not None and reservoir.X.shape[1] < stats.p:
-                    reservoir.X = np.pad(reservoir.X, ((0, 0), (0, stats.p - reservoir.X.shape[1])))
-                reservoir.add(V[:-1].T, V[-1])
-            if kept is not None:
-                values += V.size
-                if values <= KEEP_VALUES:
-                    kept.append(V)
-                else:
-                    kept = None
+            fold_frame(part, frame, frame.index.to_numpy(dtype=np.int64), reader.options)
     finally:
         reader.close()
         if stream is not None:
             stream.close()
-    part = DesignPart(design, stats, report, reader.name, kept, reservoir)
     part.clean = not reader.irregular
     return part
 

@@ -46,7 +46,7 @@ def _parser(source: str, options: CsvOptions):
     return parse
 
 
-def _predict_design(model: LinearModel, frame, source: str, options: CsvOptions):
+def predict_design(model: LinearModel, frame, source: str, options: CsvOptions):
     """The model's formula re-applied to a text frame: (X, ok, predictions, unseen)."""
     design = model.design
     lines = frame.index.to_numpy(dtype=np.int64)
@@ -157,7 +157,7 @@ def predict_csv(
             first_line = offset + 2
             unseen = np.zeros(len(frame), dtype=bool)
             if design is not None:
-                X, ok, pred, unseen = _predict_design(model, frame, reader.name, options)
+                X, ok, pred, unseen = predict_design(model, frame, reader.name, options)
                 if unseen.any():
                     report.unseen += int(unseen.sum())
                     if report.first_unseen_line is None:

@@ -15,11 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .conftest import ROOT, SAMPLES, fit_json, run_cli
+from .conftest import DATA, ROOT, SAMPLES, fit_json, run_cli
 
 pytest.importorskip("distributed")
 DASK = shutil.which("dask", path=str(Path(sys.executable).parent)) or shutil.which("dask")
 PARTS = SAMPLES / "parts"
+DATA_R = DATA / "r"
 
 
 def _free_port() -> int:
@@ -264,3 +265,48 @@ def test_missing_dask_is_a_clear_error():
     )
     assert proc.returncode == 8
     assert "pip install 'linfit[dask]'" in proc.stderr
+
+
+def test_formula_on_dask_matches_local_and_predicts(scheduler, tmp_path):
+    """Levels first seen in different files and partitions merge by meaning on the cluster."""
+    rows = (DATA_R / "warpbreaks.csv").read_text().splitlines()
+    head, body = rows[0], rows[1:]
+    for k, chunk in enumerate([body[:10], body[10:30], body[30:]]):  # 'B' only from row 28
+        (tmp_path / f"w{k}.csv").write_text("\n".join([head, *chunk]) + "\n")
+    formula = "log(breaks) ~ wool * tension"
+    local = fit_json(tmp_path / "w*.csv", "-F", formula)
+    doc = fit_json(
+        tmp_path / "w*.csv",
+        "-F",
+        formula,
+        "--engine",
+        "dask",
+        "--scheduler",
+        scheduler["address"],
+        timeout=300,
+    )
+    assert doc["features"] == local["features"]
+    for f in local["features"]:
+        assert doc["w"][f] == pytest.approx(local["w"][f], rel=1e-12, abs=1e-12)
+    assert doc["b"] == pytest.approx(local["b"], rel=1e-12)
+    model = tmp_path / "m.json"
+    assert run_cli("fit", tmp_path / "w*.csv", "-F", formula, "--save", model).returncode == 0
+    out = tmp_path / "out"
+    proc = run_cli(
+        "predict",
+        model,
+        tmp_path / "w*.csv",
+        "--engine",
+        "dask",
+        "--scheduler",
+        scheduler["address"],
+        "-o",
+        out,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    got = [ln for f in sorted(out.iterdir()) for ln in f.read_text().splitlines()[1:]]
+    want = []
+    for k in range(3):
+        want += run_cli("predict", model, tmp_path / f"w{k}.csv").stdout.splitlines()[1:]
+    assert got == want
