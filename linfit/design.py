@@ -115,15 +115,13 @@ class Design:
         self._decide_kinds(cells, is_number)
         self.ensure_numeric_terms()
         nums: dict[str, np.ndarray] = {}
-        miss = np.zeros(m, dtype=bool)
         for c in self.columns:
-            if self.kinds.get(c) == "text":
-                continue
-            nums[c] = parse(cells[c], c, lines)
-        codes: dict[str, np.ndarray] = {}
-        for c in self.categorical_columns():
-            codes[c], absent = self._codes(c, cells[c], nums.get(c), lines)
-            miss |= absent
+            if self.kinds.get(c) != "text":
+                nums[c] = parse(cells[c], c, lines)
+        miss = np.zeros(m, dtype=bool)
+        cats = self.categorical_columns()
+        for c in cats:
+            miss |= np.isnan(nums[c]) if c in nums else _missing_cells(cells[c])
         target = self._target(nums, lines)
         values: dict[int, list[np.ndarray | None]] = {}
         for t, term in enumerate(self._terms):
@@ -144,12 +142,39 @@ class Design:
                 "uses; fix the file or pass --na drop to skip such rows"
             )
         keep = ~miss
+        # levels count only on the rows fitted (as R drops unused levels)
+        codes = {c: self._codes(c, cells[c], nums.get(c), lines, keep) for c in cats}
         k = len(self.full)
         V = np.empty((k + 1, int(keep.sum())), dtype=np.float64)
         for j, col in enumerate(self.full):
             V[j] = self._column(col, values[col.term], codes)[keep]
         V[k] = target[keep]
         return V, keep
+
+    def categorical_only(self, c: str) -> bool:
+        """Whether column ``c`` enters the model only as a categorical factor (``C(c)``)."""
+        if c in self.formula.target.columns():
+            return False
+        uses = [f for term in self._terms for f in term if c in f.expr.columns()]
+        return bool(uses) and all(f.categorical for f in uses)
+
+    def as_text(self, c: str) -> None:
+        """Column ``c`` (used only as ``C(c)``) turned out to hold text: its levels, kept so
+        far as numbers, become the text they are written as, and it is a text column from
+        now on (its levels sort as text, as R sorts a character column)."""
+        self.kinds[c] = "text"
+        old = self.levels.get(c, {})
+        self.levels[c] = {level_label(k) if isinstance(k, float) else k: v for k, v in old.items()}
+        for j, col in enumerate(self.full):
+            term = self._terms[col.term]
+            if any(f.expr.kind == "col" and f.expr.value == c and f.categorical for f in term):
+                keys = tuple(
+                    level_label(k)
+                    if isinstance(k, float) and f.expr.kind == "col" and f.expr.value == c
+                    else k
+                    for f, k in zip(term, col.levels)
+                )
+                self.full[j] = Column(col.term, keys)
 
     def _decide_kinds(self, cells: Mapping[str, np.ndarray], is_number) -> None:
         for c in self.columns:
@@ -160,6 +185,8 @@ class Design:
                     self.kinds[c] = "text"
                 elif len(ok) and _has_value(cells[c]):
                     self.kinds[c] = "numeric"
+            elif kind == "numeric" and not ok.all() and self.categorical_only(c):
+                self.as_text(c)
             elif kind == "numeric" and not ok.all():
                 r = int(np.flatnonzero(~ok)[0])
                 raise DataError(
@@ -185,33 +212,36 @@ class Design:
                         )
 
     def _codes(
-        self, c: str, cells: np.ndarray, num: np.ndarray | None, lines: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Level codes (indices into this column's levels) and which rows are missing."""
+        self,
+        c: str,
+        cells: np.ndarray,
+        num: np.ndarray | None,
+        lines: np.ndarray,
+        keep: np.ndarray,
+    ) -> np.ndarray:
+        """Level codes (indices into this column's levels; -1 for rows not kept). Levels are
+        registered from the kept rows only."""
         levels = self.levels.setdefault(c, {})
+        rows = np.flatnonzero(keep)
         if num is not None:  # C(numeric column): levels are numbers
-            absent = np.isnan(num)
-            keys, inverse = np.unique(num[~absent], return_inverse=True)
+            keys, first, inverse = np.unique(num[rows], return_index=True, return_inverse=True)
             keys = [float(v) for v in keys]
         else:
-            from .io import NA_TOKENS
-
-            absent = np.isin(cells, list(NA_TOKENS))
-            keys, inverse = np.unique(cells[~absent].astype(str), return_inverse=True)
+            keys, first, inverse = np.unique(
+                cells[rows].astype(str), return_index=True, return_inverse=True
+            )
             keys = [str(v) for v in keys]
-        first = np.full(len(keys), -1, dtype=np.int64)
-        present = np.flatnonzero(~absent)
-        for pos in range(len(present) - 1, -1, -1):  # the first line each key appears on
-            first[inverse[pos]] = lines[present[pos]]
+        position = {key: i for i, key in enumerate(levels)}
         index = []
-        for key, line in zip(keys, first):
-            if key not in levels:
-                levels[key] = int(line)
+        for key, at in zip(keys, first):
+            if key not in position:
+                levels[key] = int(lines[rows[at]])
+                position[key] = len(position)
                 self.add_level_columns(c, key)
-            index.append(list(levels).index(key))
+            index.append(position[key])
         codes = np.full(len(cells), -1, dtype=np.int64)
-        codes[~absent] = np.asarray(index, dtype=np.int64)[inverse]
-        return codes, absent
+        codes[rows] = np.asarray(index, dtype=np.int64)[inverse.reshape(-1)]
+        return codes
 
     def add_level_columns(self, c: str, key: Any) -> None:
         """Add the accumulated columns a new level of column ``c`` brings."""
@@ -279,8 +309,13 @@ class Design:
         chosen: list[int] = []
         names: list[str] = []
         specs: list[list[Any]] = []
-        present = {frozenset(t) for t in self._terms}
-        spanned = self.formula.intercept
+        full_first = None  # R: without an intercept, the first factor of the first term that
+        if not self.formula.intercept:  # has one is coded by all its levels
+            for t, term in enumerate(self._terms):
+                cat = [f for f in term if self._categorical(f)]
+                if cat:
+                    full_first = (t, cat[0])
+                    break
         sorted_levels = {c: sorted(levels, key=_sort_key) for c, levels in self.levels.items()}
         for t, term in enumerate(self._terms):
             options: list[list[Any]] = []
@@ -292,8 +327,12 @@ class Design:
                     continue
                 c = f.expr.value
                 levels = sorted_levels.get(c, [])
+                # R's TermCode: contrasts when the term without this factor is empty or lies
+                # within an earlier term; all levels otherwise
                 rest = frozenset(g for g in term if g != f)
-                contrast = (rest in present) if rest else spanned
+                contrast = not rest or any(rest <= frozenset(u) for u in self._terms[:t])
+                if full_first == (t, f):
+                    contrast = False
                 base = f.label() if f.categorical else _name(c)
                 if contrast:
                     if len(levels) < 2:
@@ -307,8 +346,6 @@ class Design:
                 else:
                     options.append(levels)
                     labels.append(lambda k, b=base: f"{b}[{level_label(k)}]")
-            if len(term) == 1 and self._categorical(term[0]) and not spanned:
-                spanned = True  # R: the first factor coded in full spans the intercept
             # R's column order: the first factor varies fastest
             for combo in _product(options[::-1]):
                 combo = combo[::-1]
@@ -329,6 +366,12 @@ def _name(c: str) -> str:
     from .formula import Expr
 
     return Expr("col", c).label()
+
+
+def _missing_cells(cells: np.ndarray) -> np.ndarray:
+    from .io import NA_TOKENS
+
+    return np.isin(cells, list(NA_TOKENS))
 
 
 def _has_value(cells: np.ndarray) -> bool:
@@ -401,6 +444,7 @@ class DesignSpec:
         ):
             raise ValueError("'levels' must map columns to lists of levels")
         names, columns = data["names"], data["columns"]
+        patterns: dict[int, list[bool]] = {}
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise ValueError("'names' must be a list of coefficient names")
         if not isinstance(columns, list) or len(columns) != len(names):
@@ -416,9 +460,16 @@ class DesignSpec:
             )
             if not ok:
                 raise ValueError("a design column must be [term, [level per factor]]")
-            for key in col[1]:
-                if key is not None and not _valid_key(key):
-                    raise ValueError("a level must be text or a finite number")
+            pattern = [key is None for key in col[1]]
+            if patterns.setdefault(col[0], pattern) != pattern:
+                raise ValueError("the columns of a term must have levels for the same factors")
+            for f, key in zip(formula.terms[col[0]], col[1]):
+                if key is None:
+                    if f.categorical:
+                        raise ValueError(f"a column of {f.label()} needs a level")
+                    continue
+                if f.expr.kind != "col" or key not in levels.get(f.expr.value, []):
+                    raise ValueError(f"level {key!r} is not a level of {f.label()}")
         return cls(formula, levels, columns, names)
 
     def term_columns(self) -> list[str]:

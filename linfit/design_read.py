@@ -18,6 +18,7 @@ from .accumulate import DesignStats
 from .dataset import Dataset, Reservoir
 from .design import Column, Design, DesignSpec
 from .errors import DataError
+from .formula import Formula
 from .formula import parse as parse_formula
 from .io import CsvOptions, CsvReader, ReadReport, numeric_cells, parse_text_column
 from .solvers import Problem
@@ -46,13 +47,29 @@ class DesignPart:
         """Both parts as one (other's rows come after this one's): levels and columns are
         matched by meaning, so the result is what one pass over both would give."""
         mine, theirs = self.design, other.design
-        mine_cols, their_cols = list(mine.full), list(theirs.full)
+        if (
+            mine.formula.terms != theirs.formula.terms
+            or mine.formula.target != theirs.formula.target
+        ):
+            raise DataError(
+                f"{other.source}: the formula means other terms here than in {self.source} "
+                "('.' stands for other columns); give the files the same columns"
+            )
         for c, kind in theirs.kinds.items():
-            if mine.kinds.setdefault(c, kind) != kind:
-                raise DataError(
-                    f"column {c!r} holds text in {self.source} and numbers in {other.source}; "
-                    f"make it categorical in every input with C({c}) in the formula"
+            have = mine.kinds.get(c)
+            if have is None or have == kind:
+                mine.kinds.setdefault(c, kind)
+            elif mine.categorical_only(c):  # C(c): numbers in one input, text in another
+                (mine if have == "numeric" else theirs).as_text(c)
+            else:
+                text_in, numbers_in = (
+                    (self.source, other.source) if have == "text" else (other.source, self.source)
                 )
+                raise DataError(
+                    f"column {c!r} holds text in {text_in} and numbers in {numbers_in}; make it "
+                    f"categorical in every input with C({c}) in the formula"
+                )
+        mine_cols, their_cols = list(mine.full), list(theirs.full)
         mine.full = mine_cols + [col for col in their_cols if col not in mine_cols]
         mine.ensure_numeric_terms()
         for c, levels in theirs.levels.items():
@@ -106,7 +123,7 @@ def _widen_sample(sample: Reservoir, cols: list[Column], union: list[Column]) ->
 
 
 def new_part(
-    formula: str,
+    formula: str | Formula,
     header: list[str],
     source: str,
     options: CsvOptions,
@@ -117,7 +134,7 @@ def new_part(
 ) -> DesignPart:
     """An empty part for an input with this header: the formula parsed against it (which
     gives ``.`` its meaning; ``intercept=False`` drops the intercept as ``- 1`` does)."""
-    parsed = parse_formula(formula, header)
+    parsed = formula if isinstance(formula, Formula) else parse_formula(formula, header)
     if not intercept:
         parsed = dataclasses.replace(parsed, intercept=False)
     design = Design(parsed, header, source, options.na)
@@ -167,7 +184,7 @@ def fold_frame(part: DesignPart, frame, lines: np.ndarray, options: CsvOptions) 
 
 def read_part(
     path: str,
-    formula: str,
+    formula: str | Formula,
     csv: CsvOptions | None,
     intercept: bool,
     keep_rows: bool,
@@ -203,7 +220,7 @@ def read_range(path, options, header: bytes, start, end, formula, intercept, sam
 
 def read_file(
     path: str,
-    formula: str,
+    formula: str | Formula,
     csv: CsvOptions | None,
     intercept: bool,
     keep_all_rows: bool,

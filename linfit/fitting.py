@@ -192,7 +192,11 @@ def _read_formula(
     """Read every input through the formula (one process each, in order) and merge."""
     from .design_read import finish, read_file
 
-    parts = [read_file(p, formula, csv, intercept, keep_all_rows, sample) for p in paths]
+    first = read_file(paths[0], formula, csv, intercept, keep_all_rows, sample)
+    parsed = first.design.formula  # '.' means the first file's columns, in every file
+    parts = [first] + [
+        read_file(p, parsed, csv, intercept, keep_all_rows, sample) for p in paths[1:]
+    ]
     total = functools.reduce(lambda a, b: a.merge(b), parts)
     source = parts[0].source
     if len(parts) > 1:

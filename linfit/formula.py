@@ -357,6 +357,8 @@ class _Parser:
             terms, icpt = self.product()
         while self.is_op("+", "-"):
             op = self.take()
+            if op.text == "+" and self.is_op("-"):  # 'a + -1' is 'a - 1'
+                op = self.take()
             rterms, ricpt = self.product()
             if op.text == "+":
                 terms = _union(terms, rterms)
@@ -409,8 +411,11 @@ class _Parser:
                 )
             self._no_literal(op, icpt, None)
             out = list(terms)
-            for _ in range(int(float(tok.text)) - 1):
-                out = _union(out, _interact(out, terms))
+            for _ in range(int(float(tok.text)) - 1):  # stops growing at the factor count
+                grown = _union(out, _interact(out, terms))
+                if len(grown) == len(out):
+                    break
+                out = grown
             terms = out
         return terms, icpt
 
@@ -565,18 +570,17 @@ def _same(a: Term, b: Term) -> bool:
 
 def _union(a: list[Term], b: list[Term]) -> list[Term]:
     out = list(a)
+    seen = {frozenset(t) for t in out}
     for t in b:
-        if not any(_same(t, u) for u in out):
+        key = frozenset(t)
+        if key not in seen:
+            seen.add(key)
             out.append(t)
     return out
 
 
 def _interact(a: list[Term], b: list[Term]) -> list[Term]:
-    out: list[Term] = []
-    for s in a:
-        for t in b:
-            out = _union(out, [_dedupe(s + t)])
-    return out
+    return _union([], [_dedupe(s + t) for s in a for t in b])
 
 
 def _minus(
@@ -597,4 +601,9 @@ def parse(text: str, columns: list[str] | None = None) -> Formula:
         raise FormulaError("the formula is empty: write it as 'y ~ x1 + x2'")
     if len(text) > 10_000:
         raise FormulaError("the formula is longer than 10,000 characters")
-    return _Parser(text, columns).formula()
+    try:
+        return _Parser(text, columns).formula()
+    except RecursionError:
+        raise FormulaError(
+            f"formula {quote(text)} is nested too deeply; write it with fewer parentheses"
+        ) from None

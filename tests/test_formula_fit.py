@@ -258,3 +258,114 @@ def test_formula_in_two_processes_equals_one(tmp_path, monkeypatch):
     np.testing.assert_allclose(b.w, a.w, rtol=1e-12, atol=1e-12 * np.abs(a.w).max())
     assert b.b == pytest.approx(a.b, rel=1e-12)
     assert b.stats["fit"]["sigma"] == pytest.approx(a.stats["fit"]["sigma"], rel=1e-12)
+
+
+# R's TermCode on tricky codings (tests/data/r/coding.csv, random data made for this test):
+#   invisible(Sys.setlocale("LC_COLLATE", "C")); d <- read.csv("coding.csv")
+#   coef(lm(y ~ x:z + x:a, d)); coef(lm(y ~ 0 + x:a + b, d))
+#   names(coef(lm(y ~ 0 + x + x:a, d))); names(coef(lm(y ~ a:b + x, d)))
+CODING = [
+    (
+        "y ~ x:z + x:a",
+        ["(Intercept)", "x:z", "x:a[T.q]", "x:a[T.r]"],
+        [1.396246967888279, -0.15719978433350118, 0.65778342852137062, 0.68554500443884747],
+    ),
+    (
+        "y ~ 0 + x:a + b",
+        ["b[u]", "b[v]", "x:a[p]", "x:a[q]", "x:a[r]"],
+        [
+            1.0941241606654926,
+            1.6632261538474329,
+            0.53950541880557834,
+            0.59900386554713803,
+            0.78760402497371707,
+        ],
+    ),
+    ("y ~ 0 + x + x:a", ["x", "x:a[p]", "x:a[q]", "x:a[r]"], None),  # R: x:ar is NA
+    (
+        "y ~ a:b + x",
+        [
+            "(Intercept)",
+            "x",
+            "a[p]:b[u]",
+            "a[q]:b[u]",
+            "a[r]:b[u]",
+            "a[p]:b[v]",
+            "a[q]:b[v]",
+            "a[r]:b[v]",
+        ],
+        None,  # R: ar:bv is NA
+    ),
+]
+
+
+@pytest.mark.parametrize(("formula", "names", "coef"), CODING, ids=[c[0] for c in CODING])
+def test_r_termcode(formula, names, coef):
+    doc = _fit(str(R / "coding.csv"), "-F", formula, "--allow-rank-deficient")
+    got_names = (["(Intercept)"] if doc["intercept"] else []) + doc["features"]
+    assert got_names == names
+    if coef is not None:
+        got = ([doc["b"]] if doc["intercept"] else []) + list(doc["w"].values())
+        np.testing.assert_allclose(got, coef, rtol=1e-12)
+
+
+def test_dot_means_the_first_files_columns_in_every_file(tmp_path):
+    rows = (R / "trees.csv").read_text().splitlines()
+    cols = rows[0].split(",")  # Girth, Height, Volume
+    (tmp_path / "a.csv").write_text("\n".join(rows[:16]) + "\n")
+    order = [2, 0, 1]  # the second file's columns in another order
+    body = [",".join(r.split(",")[k] for k in order) for r in rows[16:]]
+    header = ",".join(cols[k] for k in order)
+    (tmp_path / "b.csv").write_text("\n".join([header, *body]) + "\n")
+    one = _fit(str(R / "trees.csv"), "-F", "Volume ~ .")
+    two = _fit(str(tmp_path / "a.csv"), str(tmp_path / "b.csv"), "-F", "Volume ~ .")
+    assert two["features"] == one["features"]
+    for f in one["features"]:
+        assert two["w"][f] == pytest.approx(one["w"][f], rel=1e-12)
+
+
+def test_a_level_seen_only_on_dropped_rows_does_not_count(tmp_path):
+    text = (R / "coding.csv").read_text().splitlines()
+    text.append("1.5,,0.1,zz,u")  # x missing: the row is dropped, and so is level 'zz'
+    (tmp_path / "d.csv").write_text("\n".join(text) + "\n")
+    with_row = _fit(str(tmp_path / "d.csv"), "-F", "y ~ x + a")
+    without = _fit(str(R / "coding.csv"), "-F", "y ~ x + a")
+    assert with_row["features"] == without["features"] == ["x", "a[T.q]", "a[T.r]"]
+    assert with_row["w"] == without["w"]
+
+
+def test_c_of_a_column_that_turns_to_text_later(tmp_path):
+    """C(a) with numbers for 70,000 rows (two blocks), then text: its levels become text."""
+    rng = np.random.default_rng(2)
+    n = 70_000
+    a = rng.choice([1, 2], n).astype(object)
+    a[-10:] = "x"
+    yv = rng.normal(size=n) + np.where(a == 2, 1.0, 0.0) + np.where(a == "x", -1.0, 0.0)
+    with open(tmp_path / "d.csv", "w") as fh:
+        fh.write("y,a\n")
+        fh.writelines(f"{float(v)!r},{g}\n" for v, g in zip(yv, a))
+    doc = _fit(str(tmp_path / "d.csv"), "-F", "y ~ C(a)")
+    assert doc["features"] == ["C(a)[T.2]", "C(a)[T.x]"]
+    assert doc["w"]["C(a)[T.2]"] == pytest.approx(yv[a == 2].mean() - yv[a == 1].mean(), rel=1e-9)
+
+
+def test_formula_limits_are_one_line(tmp_path):
+    for formula, code in [
+        ("y ~ (x + z)^99999999", 0),
+        ("y ~ " + "(" * 400 + "x" + ")" * 400, 2),
+        ("y ~ x + -1", 0),
+    ]:
+        proc = run_cli("fit", R / "coding.csv", "-F", formula, "-f", "json", timeout=60)
+        assert proc.returncode == code, (formula[:40], proc.stderr)
+        if code:
+            assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_tampered_design_columns_are_a_model_error(tmp_path):
+    model = tmp_path / "m.json"
+    assert run_cli("fit", R / "coding.csv", "-F", "y ~ x + x:a", "--save", model).returncode == 0
+    doc = json.loads(model.read_text())
+    doc["formula"]["columns"][1][1] = doc["formula"]["columns"][1][1][::-1]
+    model.write_text(json.dumps(doc))
+    proc = run_cli("predict", model, R / "coding.csv")
+    assert proc.returncode == 6 and "'formula'" in proc.stderr
