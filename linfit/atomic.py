@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import stat
 import sys
 import tempfile
@@ -43,6 +44,26 @@ def _describe(path: str, exc: OSError) -> str:
     return f"cannot write {path}: {why}; nothing was written there"
 
 
+_FD_ALIAS = re.compile(r"/dev/(?:fd/(\d+)|std(in|out|err))|/proc/(?:self|\d+)/fd/(\d+)")
+
+
+def fd_alias(path: str) -> int | None:
+    """The descriptor a path like /dev/stdout, /dev/fd/3 or /proc/self/fd/1 names (these
+    must be written through the open descriptor: reopening them would truncate a file that
+    the shell opened with ``>>``, or write over the input behind ``<``)."""
+    m = _FD_ALIAS.fullmatch(os.path.normpath(path))
+    if not m:
+        return None
+    if m.group(2):
+        return {"in": 0, "out": 1, "err": 2}[m.group(2)]
+    fd = int(m.group(1) or m.group(3))
+    if m.group(3) is not None and not path.startswith("/proc/self/"):
+        pid = int(path.split("/")[2])
+        if pid != os.getpid():
+            return None
+    return fd
+
+
 def _is_stream(path: str) -> bool:
     """Whether ``path`` is written straight through: stdout (``-``), anything under /dev or
     /proc, or an existing file that is not a regular file (a device, FIFO or socket)."""
@@ -60,13 +81,25 @@ def _is_stream(path: str) -> bool:
 
 @contextlib.contextmanager
 def _stream_writer(path: str, mode: str, **kwargs) -> Iterator[IO]:
-    if path == "-":
-        yield sys.stdout if "b" not in mode else sys.stdout.buffer
+    fd = 1 if path == "-" else fd_alias(path)
+    if fd == 0:
+        raise UsageError(f"{path} is the standard input; it cannot take output")
+    if fd in (1, 2):  # the process's own stdout/stderr: write where it already points
+        out = sys.stdout if fd == 1 else sys.stderr
+        yield out if "b" not in mode else out.buffer
+        out.flush()
         return
-    try:
-        fh = open(path, mode, **kwargs)  # noqa: SIM115 - closed below
-    except OSError as exc:
-        raise OutputError(_describe(path, exc)) from None
+    if fd is not None:
+        try:
+            mode = mode.replace("w", "a")  # a descriptor opened by the shell: never truncate
+            fh = os.fdopen(os.dup(fd), mode, **kwargs)  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise OutputError(_describe(path, exc)) from None
+    else:
+        try:
+            fh = open(path, mode, **kwargs)  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise OutputError(_describe(path, exc)) from None
     try:
         yield fh
         fh.close()
@@ -138,12 +171,16 @@ def atomic_write_text(path: str, text: str) -> None:
 
 
 def _identity(path: str) -> tuple[int, int] | None:
-    """(device, inode) of an existing regular file, following symlinks; else None."""
+    """(device, inode) of an existing regular file or FIFO, following symlinks and
+    descriptor aliases (/dev/stdout → whatever stdout is); else None (terminals, devices)."""
+    fd = 1 if path == "-" else fd_alias(path)
     try:
-        st = os.stat(path)
+        st = os.fstat(fd) if fd is not None else os.stat(path)
     except (OSError, ValueError):
         return None
-    return (st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
+    if stat.S_ISREG(st.st_mode) or stat.S_ISFIFO(st.st_mode):
+        return (st.st_dev, st.st_ino)
+    return None
 
 
 def refuse_clobber(inputs: Iterable[tuple[str, str]], outputs: Iterable[tuple[str, str]]) -> None:
@@ -157,14 +194,20 @@ def refuse_clobber(inputs: Iterable[tuple[str, str]], outputs: Iterable[tuple[st
     seen: dict[object, tuple[str, str]] = {}
     for role, path in inputs:
         if path == "-":
-            continue
+            path = "/dev/stdin"
         key = _identity(path)
         if key is not None:
             seen.setdefault(key, (role, path))
     for role, path in outputs:
-        if path is None or path == "-" or _is_stream(path):
+        if path is None:
             continue
+        if path == "":
+            raise UsageError(f"{role} needs a file name (or - for stdout)")
+        if fd_alias(path) == 0:
+            raise UsageError(f"{role} {quote(path)} is the standard input; it cannot take output")
         key: object = _identity(path)
+        if key is None and (path == "-" or _is_stream(path)):
+            continue
         if key is None:
             try:
                 key = ("new", os.path.realpath(path))

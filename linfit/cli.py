@@ -695,7 +695,7 @@ def fit(
         csv_opts = _csv_options(sep, decimal, thousands, encoding, na)
         if engine == Engine.local:
             inputs = [("DATA", p) for p in expand_inputs(data)]
-            refuse_clobber(inputs, [("--save", save), ("--plot-file", plot_file)])
+            refuse_clobber(inputs, [("--save", save), ("--plot-file", plot_file), ("stdout", "-")])
         ignored = _given(ctx, GD_ONLY + TORCH_ONLY) if method == "lstsq" else []
         if method == "gd":
             ignored = _given(ctx, TORCH_ONLY)
@@ -842,7 +842,10 @@ def predict(
         _finite("--level", level, 0.0, 1.0)
         _check_scheduler(scheduler)
         if engine == Engine.local:
-            refuse_clobber([("MODEL", model), ("DATA", data)], [("--output", output)])
+            refuse_clobber(
+                [("MODEL", model), ("DATA", data)],
+                [("--output", output)] if output is not None else [("stdout", "-")],
+            )
         m = load_model(model)
         csv_opts = _csv_options(sep, decimal, thousands, encoding, "drop")
         kw = dict(
@@ -987,6 +990,10 @@ def compare(
         needs = any(get_solver(n).needs_rows(options) for n in names)
         csv_opts = _csv_options(sep, decimal, thousands, encoding, na)
         xs, _, _ = _model_terms(x, y, formula, exclude)
+        from .atomic import refuse_clobber
+        from .io import expand_inputs
+
+        refuse_clobber([("DATA", p) for p in expand_inputs(data)], [("stdout", "-")])
         ds = read_dataset(
             data,
             xs,
@@ -1070,11 +1077,24 @@ def _usage_message(exc: BaseException) -> str:
     return f"{text}{hint}; see '{command} --help'"
 
 
+def _pipe_errors_propagate() -> None:
+    """Rich (help, notes, progress) exits 1 on a closed pipe; let it raise instead, so the
+    documented 141 applies to every output of the process."""
+    from rich.console import Console
+
+    def on_broken_pipe(self: Console) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+    Console.on_broken_pipe = on_broken_pipe  # type: ignore[method-assign]
+
+
 def run(argv: list[str] | None = None) -> int:
     """Parse ``argv`` (default: sys.argv), run the command, return the exit code."""
     if "--traceback" not in (argv if argv is not None else sys.argv):
         # numpy's RuntimeWarnings, pandas' DtypeWarning…: linfit says what matters itself.
         warnings.simplefilter("ignore")
+    _pipe_errors_propagate()
     try:
         rv = app(args=argv, prog_name="linfit", standalone_mode=False)
     except _CLICK_EXCEPTION as exc:

@@ -338,3 +338,73 @@ def test_help_fits_80_columns_and_names_choices():
         assert f"─ {panel}" in res.stdout
     usage = run_cli("predict", "--help", env={"COLUMNS": "80"}).stdout
     assert "Usage: linfit predict [OPTIONS] MODEL DATA" in usage
+
+
+# -- descriptor aliases, stdout as an input, FIFOs (found by a new user) --------------------
+def _shell(cmd: str, cwd: Path) -> subprocess.CompletedProcess:
+    linfit = f"{sys.executable} -m linfit"
+    return subprocess.run(
+        ["bash", "-c", cmd.replace("linfit", linfit)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
+
+
+def test_dev_stdout_appended_to_the_input_is_refused(tmp_path, model, data):
+    before = data.read_bytes()
+    res = _shell(f"linfit predict {model} {data} -o /dev/stdout >> {data}", tmp_path)
+    assert res.returncode == 2 and "are the same file" in _one_error(res.stderr)
+    assert data.read_bytes() == before
+
+
+def test_dev_stdout_appends_to_a_log_never_truncates(tmp_path, model, data):
+    log = tmp_path / "log.csv"
+    log.write_text("earlier\n")
+    res = _shell(f"linfit predict {model} {data} -o /dev/stdout >> {log}", tmp_path)
+    assert res.returncode == 0, res.stderr
+    lines = log.read_text().splitlines()
+    assert lines[0] == "earlier" and lines[1].startswith("x,y,y_pred")
+
+
+def test_stdout_redirected_onto_the_input_is_refused(tmp_path, model, data):
+    before = data.read_bytes()
+    for cmd in (f"linfit predict {model} {data} >> {data}", f"linfit fit {data} >> {data}"):
+        res = _shell(cmd, tmp_path)
+        assert res.returncode == 2 and "are the same file" in _one_error(res.stderr)
+        assert data.read_bytes() == before
+
+
+@pytest.mark.parametrize("alias", ["/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"])
+def test_save_to_stdin_is_refused(tmp_path, data, alias):
+    before = data.read_bytes()
+    res = _shell(f"linfit fit {data} --save {alias} < {data}", tmp_path)
+    assert res.returncode == 2 and "standard input" in _one_error(res.stderr)
+    assert data.read_bytes() == before
+
+
+def test_same_fifo_as_input_and_output_is_refused(tmp_path):
+    fifo = tmp_path / "f"
+    os.mkfifo(fifo)
+    res = run_cli("fit", fifo, "--save", fifo, timeout=30)
+    assert res.returncode == 2 and "are the same file" in _one_error(res.stderr)
+
+
+def test_empty_output_name_is_refused(model, data):
+    res = run_cli("predict", model, data, "-o", "")
+    assert res.returncode == 2 and "needs a file name" in _one_error(res.stderr)
+
+
+def test_help_into_a_closed_pipe_is_141():
+    res = subprocess.run(
+        [
+            "bash",
+            "-c",
+            f"{sys.executable} -m linfit fit --help | head -1 > /dev/null; exit ${{PIPESTATUS[0]}}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert res.returncode in (0, 141) and res.stderr == ""  # 0: help fit the pipe first
