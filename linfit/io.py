@@ -339,6 +339,11 @@ def _read_errors(name: str) -> Iterator[None]:
             f"{name}: bytes that are not valid {exc.encoding} ({exc.reason}); name the "
             "file's encoding, e.g. --encoding latin-1"
         ) from exc
+    except UnicodeError as exc:  # e.g. utf-16 without a byte-order mark
+        raise InputError(
+            f"{name}: cannot decode it as the encoding given ({exc}); for UTF-16 or UTF-32 "
+            "without a byte-order mark name the byte order: --encoding utf-16-le (or -be)"
+        ) from exc
     except LookupError as exc:
         if "encoding" in str(exc):
             raise UsageError(

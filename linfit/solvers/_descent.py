@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import dd
-from ..errors import DivergenceError, RankError
+from ..errors import DataError, DivergenceError, RankError
 from . import EpochLog, FitResult, Hooks, Problem, SolverOptions, scale_name
 
 GROWTH_EPOCHS = 5
@@ -149,12 +149,20 @@ def coordinates(problem: Problem, scaled: str | bool = True) -> Coordinates:
     y_sd = float(np.linalg.norm(y_col) / math.sqrt(n)) or 1.0
     if problem.intercept:
         means = st.means()
+        Fs = st.R[1 : p + 1, 1 : p + 1]  # the same, in the statistics' power-of-two scale
         Fx = Rc[:p, :p]  # FxᵀFx = XcᵀXc
         loc, y_loc = means[:p], float(means[p])
     else:
-        Fx = (st.noint() / st.scale)[:p, :p]
+        Fs = st.noint()[:p, :p]
+        Fx = (Fs / st.scale[:p])[:p, :p]
         loc, y_loc = np.zeros(p), 0.0
-    sd = np.linalg.norm(Fx, axis=0) / math.sqrt(n)
+    with np.errstate(all="ignore"):  # norms in the scaled frame: no overflow of squares
+        sd = np.linalg.norm(Fs, axis=0) / math.sqrt(n) / st.scale[:p]
+    if not (np.isfinite(sd).all() and np.isfinite(loc).all() and math.isfinite(y_sd)):
+        raise DataError(
+            f"{problem.source}: values near float64's limit (±1.8e308) leave gradient descent's "
+            "coordinates no room; rescale the columns, or use --method lstsq"
+        )
     if scale == "none":
         return Coordinates("none", problem.intercept, np.zeros(p), np.ones(p), 0.0, y_sd, sd=sd)
     zero = [problem.features[j] for j in np.flatnonzero(sd == 0)]
@@ -165,8 +173,13 @@ def coordinates(problem: Problem, scaled: str | bool = True) -> Coordinates:
         )
     co = Coordinates(scale, problem.intercept, loc, sd, y_loc, y_sd, sd=sd)
     if scale == "whiten" and p:
-        L = Fx / sd / math.sqrt(n)  # LᵀL = the correlation matrix (uncentred without b)
-        s = np.linalg.svd(L, compute_uv=False)
+        # LᵀL = the correlation matrix (uncentred without b); formed in the scaled frame, as
+        # unit columns are the same whatever the column's scale, without over/underflow
+        L = Fs / np.linalg.norm(Fs, axis=0)
+        try:
+            s = np.linalg.svd(L, compute_uv=False)
+        except np.linalg.LinAlgError:
+            s = np.array([1.0, 0.0])
         cond = s[0] / s[-1] if s[-1] > 0 else math.inf
         if not cond < WHITEN_COND_MAX:
             raise RankError(
