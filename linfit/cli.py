@@ -875,6 +875,12 @@ def predict(
                 f"{rep.first_missing_line}); their prediction is empty",
                 quiet,
             )
+        if rep.overflow:
+            _note(
+                f"{rep.overflow} of {rep.rows} rows have a prediction beyond float64's range "
+                "(±1.8e308); it is left empty",
+                quiet,
+            )
         if rep.unseen:
             _note(
                 f"{rep.unseen} of {rep.rows} rows have a categorical level the model was not "

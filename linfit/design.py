@@ -33,6 +33,7 @@ import numpy as np
 
 from .errors import DataError, quote
 from .formula import Factor, Formula, Term, evaluate, term_label
+from .limits import MAX_PARAMS
 
 #: A parser of numeric cells: (cells, column name, lines) → float64 with NaN for missing;
 #: raises DataError for a non-numeric cell (io.parse_text_column does this).
@@ -81,6 +82,7 @@ class Design:
         #: per categorical column: level key → first line seen, in discovery order
         self.levels: dict[str, dict[Any, int]] = {}
         self.full: list[Column] = []
+        self._in_full: set[Column] = set()
         self._terms = list(formula.terms)
 
     # -- which factors are categorical --------------------------------------------------------
@@ -175,6 +177,7 @@ class Design:
                     for f, k in zip(term, col.levels)
                 )
                 self.full[j] = Column(col.term, keys)
+        self._in_full = set(self.full)
 
     def _decide_kinds(self, cells: Mapping[str, np.ndarray], is_number) -> None:
         for c in self.columns:
@@ -232,6 +235,13 @@ class Design:
             )
             keys = [str(v) for v in keys]
         position = {key: i for i, key in enumerate(levels)}
+        new = sum(1 for key in keys if key not in position)
+        if len(position) + new > MAX_PARAMS:
+            raise DataError(
+                f"{self.source}: the categorical column {quote(c)} has more than "
+                f"{MAX_PARAMS:,} levels, each a coefficient, more than a fit may have; is it an "
+                "id? Leave it out of the formula"
+            )
         index = []
         for key, at in zip(keys, first):
             if key not in position:
@@ -252,16 +262,21 @@ class Design:
             options: list[list[Any]] = []
             for i, f in enumerate(term):
                 if i in cats:
-                    options.append([key] + [k for k in self.levels[c] if k != key])
+                    options.append([key])  # a term holds a column once (terms are deduped)
                 elif self._categorical(f):
                     options.append(list(self.levels.get(f.expr.value, {})))
                 else:
                     options.append([None])
             for combo in _product(options):
-                if any(combo[i] == key for i in cats):
-                    col = Column(t, tuple(combo))
-                    if col not in self.full:
-                        self.full.append(col)
+                self._append(Column(t, tuple(combo)))
+
+    def _append(self, col: Column) -> None:
+        """Add an accumulated column unless it is there (a set keeps this O(1))."""
+        if len(self._in_full) != len(self.full):
+            self._in_full = set(self.full)
+        if col not in self._in_full:
+            self.full.append(col)
+            self._in_full.add(col)
 
     def ensure_numeric_terms(self) -> None:
         """Columns of the terms with no categorical factor, once their columns are known to
@@ -269,9 +284,7 @@ class Design:
         for t, term in enumerate(self._terms):
             decided = all(self.kinds.get(c) for f in term for c in f.expr.columns())
             if decided and not any(self._categorical(f) for f in term):
-                col = Column(t, tuple(None for _ in term))
-                if col not in self.full:
-                    self.full.append(col)
+                self._append(Column(t, tuple(None for _ in term)))
 
     def _numeric_factor(self, f: Factor, nums: dict, lines: np.ndarray) -> np.ndarray:
         cols = {c: nums[c] for c in f.expr.columns()}
@@ -317,6 +330,7 @@ class Design:
                     full_first = (t, cat[0])
                     break
         sorted_levels = {c: sorted(levels, key=_sort_key) for c, levels in self.levels.items()}
+        where = {col: j for j, col in enumerate(self.full)}
         for t, term in enumerate(self._terms):
             options: list[list[Any]] = []
             labels: list[Callable[[Any], str]] = []
@@ -350,7 +364,7 @@ class Design:
             for combo in _product(options[::-1]):
                 combo = combo[::-1]
                 col = Column(t, tuple(combo))
-                chosen.append(self.full.index(col))
+                chosen.append(where[col])
                 names.append(":".join(lab(k) for lab, k in zip(labels, combo)))
                 specs.append([t, [_key_data(k) for k in combo]])
         return DesignSpec(

@@ -70,7 +70,8 @@ class DesignPart:
                     f"categorical in every input with C({c}) in the formula"
                 )
         mine_cols, their_cols = list(mine.full), list(theirs.full)
-        mine.full = mine_cols + [col for col in their_cols if col not in mine_cols]
+        have = set(mine_cols)
+        mine.full = mine_cols + [col for col in their_cols if col not in have]
         mine.ensure_numeric_terms()
         for c, levels in theirs.levels.items():
             have = mine.levels.setdefault(c, {})

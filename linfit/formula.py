@@ -344,6 +344,11 @@ class _Parser:
         if isinstance(target, Factor) and target.categorical:
             raise FormulaError(f"formula {quote(self.text)}: the target cannot be categorical")
         expr = target.expr if isinstance(target, Factor) else target
+        if any(len(t) == 1 and t[0].expr == expr and not t[0].categorical for t in terms):
+            raise FormulaError(
+                f"formula {quote(self.text)}: the target {expr.label()} is also a term on the "
+                "right of '~'; remove it there (R drops it with a warning)"
+            )
         return Formula(expr, tuple(terms), intercept, self.text)
 
     # term algebra, lowest precedence first: + -, * /, %in%, :, ^

@@ -894,7 +894,7 @@ def _number_hint(value: str, choose: str | None = FIT_CHOOSE, name: str | None =
         shown = name if re.fullmatch(r"[A-Za-z.][A-Za-z0-9._]*", name) else f"`{name}`"
         return (
             f"; the column holds text: it is categorical (a factor, as R would make it), which "
-            f"a formula fits, e.g. --formula 'y ~ x + {shown}' (or C({shown})), or leave it "
+            f"a formula fits, e.g. --formula 'TARGET ~ ... + {shown}', or leave it "
             f"out with --exclude {quote(name)}; otherwise fix or remove that row"
         )
     return "; fix or remove that row" + _row_lines_hint(choose)

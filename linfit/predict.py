@@ -31,6 +31,7 @@ class PredictReport:
     missing: int = 0
     first_missing_line: int | None = None
     unseen: int = 0  # rows with a categorical level the model was not fitted with
+    overflow: int = 0  # rows whose prediction is beyond float64's range (left empty)
     first_unseen_line: int | None = None
     score: dict | None = None
 
@@ -173,6 +174,10 @@ def predict_csv(
 
                     lo[ok], hi[ok] = intervals(model.inference, X[ok], pred[ok], interval, level)
                 cols[f"{pred_col}_lower"], cols[f"{pred_col}_upper"] = lo, hi
+            over = ok & ~np.isfinite(pred)  # beyond float64's range (features near 1e308)
+            if over.any():
+                report.overflow += int(over.sum())
+                pred[over] = np.nan
             miss = ~ok & ~unseen
             if miss.any():
                 report.missing += int(miss.sum())

@@ -149,12 +149,10 @@ def coordinates(problem: Problem, scaled: str | bool = True) -> Coordinates:
     y_sd = float(np.linalg.norm(y_col) / math.sqrt(n)) or 1.0
     if problem.intercept:
         means = st.means()
-        Fs = st.R[1 : p + 1, 1 : p + 1]  # the same, in the statistics' power-of-two scale
-        Fx = Rc[:p, :p]  # FxᵀFx = XcᵀXc
+        Fs = st.R[1 : p + 1, 1 : p + 1]  # FsᵀFs = XcᵀXc in the statistics' power-of-two scale
         loc, y_loc = means[:p], float(means[p])
     else:
         Fs = st.noint()[:p, :p]
-        Fx = (Fs / st.scale[:p])[:p, :p]
         loc, y_loc = np.zeros(p), 0.0
     with np.errstate(all="ignore"):  # norms in the scaled frame: no overflow of squares
         sd = np.linalg.norm(Fs, axis=0) / math.sqrt(n) / st.scale[:p]
