@@ -823,6 +823,16 @@ def predict(
     level: Annotated[
         float, typer.Option("--level", help="Interval level.", rich_help_panel=MODEL)
     ] = 0.95,
+    diagnostics: Annotated[
+        bool,
+        typer.Option(
+            "--diagnostics",
+            help="Add <target>_resid, _hat (leverage), _rstandard, _rstudent and _cooks "
+            "columns (as R's residuals, hatvalues, rstandard, rstudent, cooks.distance; "
+            "needs the model's inference block).",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = False,
     engine: EngineOpt = Engine.local,
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = 2,
@@ -854,9 +864,15 @@ def predict(
             level=level,
             score=score,
         )
+        if diagnostics:
+            kw["diagnostics"] = True
         if engine == Engine.dask:
             from .dask_engine import predict_dask
 
+            if diagnostics:
+                raise UsageError(
+                    "--diagnostics is not available with --engine dask; use --engine local"
+                )
             if not output:
                 raise UsageError("--engine dask writes one file per partition: give -o FOLDER")
             files = predict_dask(m, data, output, csv_opts, column, fmt.value, scheduler, workers)
@@ -871,6 +887,12 @@ def predict(
             _note(
                 f"{rep.missing} of {rep.rows} rows have a missing feature value (first at line "
                 f"{rep.first_missing_line}); their prediction is empty",
+                quiet,
+            )
+        if diagnostics and rep.no_target:
+            _note(
+                f"{data} has no target column {m.target!r}: the diagnostics columns other "
+                "than the leverage are empty",
                 quiet,
             )
         if rep.unseen:

@@ -33,6 +33,7 @@ class PredictReport:
     unseen: int = 0  # rows with a categorical level the model was not fitted with
     first_unseen_line: int | None = None
     score: dict | None = None
+    no_target: bool = False  # --diagnostics without the target column: residuals empty
 
 
 def _cells(frame, columns: list[str]) -> dict[str, np.ndarray]:
@@ -102,9 +103,16 @@ def predict_csv(
     level: float = 0.95,
     score: bool = False,
     chunk_rows: int = 1 << 16,
+    diagnostics: bool = False,
 ) -> PredictReport:
-    """Write ``path``'s rows with predictions to ``out`` (CSV or JSON Lines)."""
+    """Write ``path``'s rows with predictions to ``out`` (CSV or JSON Lines); with
+    ``diagnostics``, also each row's residual, leverage, studentised residuals and Cook's
+    distance (linfit.diagnostics; empty where the row has no target value)."""
     options = options or CsvOptions()
+    if diagnostics:
+        from .diagnostics import require_inference
+
+        require_inference(model)
     if interval and model.inference is None:
         name = model.source or "this model"
         raise ModelFileError(
@@ -145,12 +153,33 @@ def predict_csv(
         extra = [pred_col]
         if interval:
             extra += [f"{pred_col}_lower", f"{pred_col}_upper"]
+        if diagnostics:
+            from .diagnostics import SUFFIXES, column_names, row_diagnostics
+
+            diag_cols = column_names(model.target)
+            extra += diag_cols
+            report.no_target = t_idx is None
         clash = [c for c in extra if c in reader.columns]
         if clash:
             raise UsageError(
                 f"{reader.name} already has a column {clash[0]!r}; name the prediction "
                 "column with --column"
+                + (" (diagnostics columns are named after the target)" if diagnostics else "")
             )
+
+        def target(frame, first_line: int) -> np.ndarray:
+            if t_idx is None:
+                return np.full(len(frame), np.nan)
+            if design is not None:
+                return design.target_values(
+                    _cells(frame, design.formula.target.columns()),
+                    frame.index.to_numpy(),
+                    _parser(reader.name, options),
+                )
+            return parse_text_column(
+                frame.iloc[:, t_idx], model.target, reader.name, first_line, options
+            )
+
         stats = DesignStats(len(model.features)) if score else None
         first = True
         for offset, frame in reader.frames_text(chunk_rows):
@@ -173,22 +202,20 @@ def predict_csv(
 
                     lo[ok], hi[ok] = intervals(model.inference, X[ok], pred[ok], interval, level)
                 cols[f"{pred_col}_lower"], cols[f"{pred_col}_upper"] = lo, hi
+            yv = target(frame, first_line) if (stats is not None or diagnostics) else None
+            if diagnostics:
+                got = {sfx: np.full(len(frame), np.nan) for sfx in SUFFIXES}
+                if ok.any():
+                    for sfx, v in row_diagnostics(model.inference, X[ok], yv[ok], pred[ok]).items():
+                        got[sfx][ok] = v
+                for name, sfx in zip(diag_cols, SUFFIXES):
+                    cols[name] = got[sfx]
             miss = ~ok & ~unseen
             if miss.any():
                 report.missing += int(miss.sum())
                 if report.first_missing_line is None:
                     report.first_missing_line = int(frame.index[np.flatnonzero(miss)[0]])
             if stats is not None:
-                if design is not None:
-                    yv = design.target_values(
-                        _cells(frame, design.formula.target.columns()),
-                        frame.index.to_numpy(),
-                        _parser(reader.name, options),
-                    )
-                else:
-                    yv = parse_text_column(
-                        frame.iloc[:, t_idx], model.target, reader.name, first_line, options
-                    )
                 use = ok & ~np.isnan(yv)
                 stats.update(X[use], yv[use])
             report.rows += len(frame)
