@@ -653,6 +653,19 @@ def fit(
             rich_help_panel=OUTPUT,
         ),
     ] = None,
+    diagnostics: Annotated[
+        str | None,
+        typer.Option(
+            "--diagnostics",
+            help="After the fit, read DATA again and write every row with its fitted value, "
+            "residual, leverage, rstandard, rstudent and Cook's distance to this CSV file "
+            "(atomically), and add a diagnostics block (outliers, influential rows, "
+            "Durbin-Watson, Jarque-Bera, Breusch-Pagan) to the output. Needs the inference "
+            "statistics (lstsq's default) and a file, not stdin.",
+            show_default=False,
+            rich_help_panel=OUTPUT,
+        ),
+    ] = None,
     engine: EngineOpt = Engine.local,
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = 2,
@@ -695,7 +708,23 @@ def fit(
         csv_opts = _csv_options(sep, decimal, thousands, encoding, na)
         if engine == Engine.local:
             inputs = [("DATA", p) for p in expand_inputs(data)]
-            refuse_clobber(inputs, [("--save", save), ("--plot-file", plot_file)])
+            refuse_clobber(
+                inputs,
+                [("--save", save), ("--plot-file", plot_file), ("--diagnostics", diagnostics)],
+            )
+        if diagnostics:
+            from .fit_diagnostics import check_inputs
+
+            if engine == Engine.dask:
+                raise UsageError(
+                    "--diagnostics is not available with --engine dask; use --engine local"
+                )
+            check_inputs(expand_inputs(data))
+            if stats is False or (stats is None and method != "lstsq"):
+                raise UsageError(
+                    "--diagnostics needs the inference statistics: "
+                    + ("drop --no-stats" if stats is False else f"add --stats to --method {method}")
+                )
         ignored = _given(ctx, GD_ONLY + TORCH_ONLY) if method == "lstsq" else []
         if method == "gd":
             ignored = _given(ctx, TORCH_ONLY)
@@ -752,6 +781,15 @@ def fit(
         }
         for n in outcome.notes:
             _note(n, quiet)
+        if diagnostics:
+            from .atomic import atomic_writer
+            from .diagnostics import require_inference
+            from .fit_diagnostics import diagnostics_pass
+
+            require_inference(model)
+            with atomic_writer(diagnostics, "w", encoding="utf-8", newline="") as fh:
+                checks = diagnostics_pass(model, expand_inputs(data), fh, csv_opts)
+            model.diagnostics = checks.result(expand_inputs(data))
         if save:
             model.save(save)
         if plot or plot_file:

@@ -104,10 +104,16 @@ def predict_csv(
     score: bool = False,
     chunk_rows: int = 1 << 16,
     diagnostics: bool = False,
+    line_column: str | None = None,
+    header: bool = True,
+    summary=None,
 ) -> PredictReport:
     """Write ``path``'s rows with predictions to ``out`` (CSV or JSON Lines); with
     ``diagnostics``, also each row's residual, leverage, studentised residuals and Cook's
-    distance (linfit.diagnostics; empty where the row has no target value)."""
+    distance (linfit.diagnostics; empty where the row has no target value). ``line_column``:
+    a first column with each row's line number; ``header``: write the header line (off for a
+    second file of the same table); ``summary``: a diagnostics.CheckSummary fed every row
+    with a residual (fit --diagnostics)."""
     options = options or CsvOptions()
     if diagnostics:
         from .diagnostics import require_inference
@@ -159,7 +165,7 @@ def predict_csv(
             diag_cols = column_names(model.target)
             extra += diag_cols
             report.no_target = t_idx is None
-        clash = [c for c in extra if c in reader.columns]
+        clash = [c for c in extra + ([line_column] if line_column else []) if c in reader.columns]
         if clash:
             raise UsageError(
                 f"{reader.name} already has a column {clash[0]!r}; name the prediction "
@@ -210,6 +216,10 @@ def predict_csv(
                         got[sfx][ok] = v
                 for name, sfx in zip(diag_cols, SUFFIXES):
                     cols[name] = got[sfx]
+                if summary is not None:
+                    have = ok & ~np.isnan(yv)
+                    lines = frame.index.to_numpy(dtype=np.int64)[have]
+                    summary.update(lines, X[have], pred[have], {k: v[have] for k, v in got.items()})
             miss = ~ok & ~unseen
             if miss.any():
                 report.missing += int(miss.sum())
@@ -219,12 +229,15 @@ def predict_csv(
                 use = ok & ~np.isnan(yv)
                 stats.update(X[use], yv[use])
             report.rows += len(frame)
-            write_block(out, frame, cols, fmt, first, reader.sep, options.decimal)
+            if line_column is not None:
+                frame = frame.copy()
+                frame.insert(0, line_column, frame.index.astype(str))
+            write_block(out, frame, cols, fmt, first and header, reader.sep, options.decimal)
             first = False
-        if first:  # no data rows: still write the header
+        if first and header:  # no data rows: still write the header
             import pandas as pd
 
-            empty = pd.DataFrame(columns=reader.columns)
+            empty = pd.DataFrame(columns=([line_column] if line_column else []) + reader.columns)
             no_rows = {c: np.empty(0) for c in extra}
             write_block(out, empty, no_rows, fmt, True, reader.sep, options.decimal)
     finally:

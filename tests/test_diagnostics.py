@@ -136,3 +136,109 @@ def test_rows_without_target_get_their_leverage(models):
     want = np.einsum("ij,jk,ik->i", X[new], G, X[new])
     np.testing.assert_allclose(got["Ozone_hat"].to_numpy()[new], want, rtol=1e-8)
     assert got.loc[new, ["Ozone_resid", "Ozone_rstudent", "Ozone_cooks"]].isna().all().all()
+
+
+# -- fit --diagnostics: the per-row file and the checks ------------------------------------
+@pytest.mark.parametrize("ref", REFS, ids=[r["model"] for r in REFS])
+def test_fit_diagnostics_file_and_checks_equal_r(ref, tmp_path):
+    out = tmp_path / "diag.csv"
+    proc = run_cli("fit", R / ref["file"], *_fit_args(ref), "--diagnostics", out, "--json")
+    assert proc.returncode == 0, proc.stderr
+    got = pd.read_csv(out, keep_default_na=False, na_values=[""])
+    n_rows = len(ref["resid"])
+    assert got["line"].tolist() == list(range(2, n_rows + 2))  # every row, in order
+    target = _target(ref)
+    for c in ("resid", "rstandard", "rstudent", "cooks"):
+        _close(got[f"{target}_{c}"], ref[c], f"{ref['model']}: {c}")
+    d = json.loads(proc.stdout)["diagnostics"]
+    fitted = [r is not None for r in ref["resid"]]
+    assert d["n"] == sum(fitted)
+    for key, want in [
+        ("durbin_watson", ref["dw"]),
+        (("jarque_bera", "statistic"), ref["jb"]),
+        (("jarque_bera", "p"), ref["jb_p"]),
+        (("breusch_pagan", "statistic"), ref["bp"]),
+        (("breusch_pagan", "p"), ref["bp_p"]),
+    ]:
+        value = d[key] if isinstance(key, str) else d[key[0]][key[1]]
+        assert value == pytest.approx(want, rel=1e-8), (ref["model"], key)
+    assert d["breusch_pagan"]["df"] == ref["bp_df"]
+    # flagged rows, counted from R's rstudent and cooks.distance
+    t = np.array([np.nan if v is None else v for v in ref["rstudent"]])
+    cook = np.array([np.nan if v is None else v for v in ref["cooks"]])
+    assert d["rstudent_over"] == int((np.abs(t) > 3).sum())
+    assert d["cooks_over"] == int((cook > 4 / d["n"]).sum())
+    if d["worst"]:
+        assert d["worst"][0]["line"] == int(np.nanargmax(cook)) + 2
+        assert d["worst"][0]["cooks"] == pytest.approx(np.nanmax(cook), rel=1e-8)
+
+
+def test_fit_diagnostics_table_block(tmp_path):
+    proc = run_cli(
+        "fit",
+        R / "mtcars.csv",
+        "--x",
+        "wt,hp",
+        "--y",
+        "mpg",
+        "--diagnostics",
+        tmp_path / "d.csv",
+        env={"COLUMNS": "100"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout
+    assert "diagnostics" in text and "Durbin-Watson" in text and "Breusch-Pagan (df 2)" in text
+    assert "flagged rows, worst first" in text
+    assert max(len(line) for line in text.splitlines()) <= 100
+    # Chrysler Imperial (line 18) has mtcars' largest Cook's distance for mpg ~ wt + hp
+    flagged = text.split("flagged rows, worst first")[1].split("\n")
+    first_row = next(line for line in flagged if line.strip()[:1].isdigit())
+    assert first_row.split()[0] == "18"
+
+
+def test_fit_diagnostics_refusals(tmp_path):
+    data = (R / "trees.csv").read_text()
+    proc = run_cli(
+        "fit", "-", "--x", "Girth", "--y", "Volume", "--diagnostics", tmp_path / "d.csv", input=data
+    )
+    assert proc.returncode == 2 and "standard input" in proc.stderr
+    proc = run_cli(
+        "fit",
+        R / "trees.csv",
+        "--x",
+        "Girth",
+        "--y",
+        "Volume",
+        "--no-stats",
+        "--diagnostics",
+        tmp_path / "d.csv",
+    )
+    assert proc.returncode == 2 and "--no-stats" in proc.stderr
+    copy = tmp_path / "trees.csv"
+    copy.write_text(data)
+    proc = run_cli("fit", copy, "--x", "Girth", "--y", "Volume", "--diagnostics", copy)
+    assert proc.returncode != 0 and proc.stderr.startswith("Error: ")
+    assert copy.read_text() == data
+    assert not (tmp_path / "d.csv").exists()
+    for p in (proc,):
+        assert len(p.stderr.strip().splitlines()) == 1
+
+
+def test_fit_diagnostics_several_files_equal_one(tmp_path):
+    """mtcars split in two files: the same checks as one file (Durbin-Watson runs across the
+    boundary), the worst rows name their file, lines restart in the second file."""
+    lines = (R / "mtcars.csv").read_text().splitlines(keepends=True)
+    (tmp_path / "a.csv").write_text("".join(lines[:17]))
+    (tmp_path / "b.csv").write_text(lines[0] + "".join(lines[17:]))
+    args = ["--x", "wt,hp", "--y", "mpg", "--json"]
+    one = run_cli("fit", R / "mtcars.csv", *args, "--diagnostics", tmp_path / "one.csv")
+    two = run_cli(
+        "fit", tmp_path / "a.csv", tmp_path / "b.csv", *args, "--diagnostics", tmp_path / "two.csv"
+    )
+    assert one.returncode == 0 and two.returncode == 0, two.stderr
+    d1, d2 = json.loads(one.stdout)["diagnostics"], json.loads(two.stdout)["diagnostics"]
+    for key in ("durbin_watson", "rstudent_over", "cooks_over"):
+        assert d2[key] == pytest.approx(d1[key], rel=1e-10)
+    assert d2["worst"][0]["file"].endswith("b.csv") and d2["worst"][0]["line"] == 2
+    got = pd.read_csv(tmp_path / "two.csv")
+    assert len(got) == 32 and got["line"].tolist()[15:18] == [17, 2, 3]
