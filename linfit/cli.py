@@ -781,21 +781,32 @@ def fit(
         }
         for n in outcome.notes:
             _note(n, quiet)
+        checks = None
         if diagnostics:
             from .atomic import atomic_writer
             from .diagnostics import require_inference
             from .fit_diagnostics import diagnostics_pass
 
             require_inference(model)
+            sample_n = PLOT_SAMPLE if plot_file else 0
             with atomic_writer(diagnostics, "w", encoding="utf-8", newline="") as fh:
-                checks = diagnostics_pass(model, expand_inputs(data), fh, csv_opts)
+                checks = diagnostics_pass(model, expand_inputs(data), fh, csv_opts, sample_n)
             model.diagnostics = checks.result(expand_inputs(data))
+        elif plot_file and model.inference is not None and engine == Engine.local:
+            from .fit_diagnostics import diagnostics_pass
+
+            if "-" in expand_inputs(data):
+                _note(
+                    "the plot has no diagnostics panels: standard input cannot be read twice", quiet
+                )
+            else:
+                checks = diagnostics_pass(model, expand_inputs(data), None, csv_opts, PLOT_SAMPLE)
         if save:
             model.save(save)
         if plot or plot_file:
             from .plots import plot_fit
 
-            plot_fit(model, ds.sample, outcome.result, terminal=plot, path=plot_file)
+            plot_fit(model, ds.sample, outcome.result, terminal=plot, path=plot_file, checks=checks)
         out_fmt = Format.json if json_ else fmt
         if out_fmt == Format.json:
             _write_stdout(model.to_json() + "\n")

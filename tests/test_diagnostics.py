@@ -242,3 +242,75 @@ def test_fit_diagnostics_several_files_equal_one(tmp_path):
     assert d2["worst"][0]["file"].endswith("b.csv") and d2["worst"][0]["line"] == 2
     got = pd.read_csv(tmp_path / "two.csv")
     assert len(got) == 32 and got["line"].tolist()[15:18] == [17, 2, 3]
+
+
+# -- plots -------------------------------------------------------------------------------------
+def test_plot_file_has_r_panels(tmp_path):
+    pytest.importorskip("matplotlib")
+    svg = tmp_path / "fit.svg"
+    proc = run_cli("fit", R / "mtcars.csv", "--x", "wt,hp", "--y", "mpg", "--plot-file", svg, "-q")
+    assert proc.returncode == 0, proc.stderr
+    text = svg.read_text()
+    for title in (
+        "Residuals vs Fitted",
+        "Normal Q-Q",
+        "Scale-Location",
+        "Residuals vs Leverage",
+        "Cook's distance 0.5",
+        "Cook's distance 1",
+    ):
+        assert title in text, title
+    # no inference block (--no-stats): the plain figure, no second pass
+    proc = run_cli(
+        "fit",
+        R / "mtcars.csv",
+        "--x",
+        "wt,hp",
+        "--y",
+        "mpg",
+        "--no-stats",
+        "--plot-file",
+        svg,
+        "-q",
+    )
+    assert proc.returncode == 0 and "Normal Q-Q" not in svg.read_text()
+
+
+def test_plot_sample_is_bounded_and_keeps_flagged_rows():
+    """20,000 rows through CheckSummary with a 5,000-row sample: every flagged row is among
+    the plotted rows, and they number at most 5,000 + the flagged ones."""
+    from linfit.diagnostics import CheckSummary, row_diagnostics
+
+    rng = np.random.default_rng(3)
+    n = 20_000
+    x = rng.normal(size=n)
+    y = 1 + 2 * x + rng.normal(size=n)
+    y[[10, 7_000, 19_999]] += 25  # outliers
+    X = x[:, None]
+    A = np.column_stack([np.ones(n), X])
+    coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+    e = y - A @ coef
+    _, R_ = np.linalg.qr(A)
+    inference = {
+        "intercept": True,
+        "frame_shift": [0.0],
+        "frame_scale": [1.0],
+        "r": R_.tolist(),
+        "sigma": float(np.sqrt(e @ e / (n - 2))),
+        "df_resid": n - 2,
+    }
+    summary = CheckSummary(inference, sample=5_000, seed=1)
+    for lo in range(0, n, 3_000):
+        sl = slice(lo, lo + 3_000)
+        fitted = A[sl] @ coef
+        summary.update(
+            np.arange(n)[sl] + 2, X[sl], fitted, row_diagnostics(inference, X[sl], y[sl], fitted)
+        )
+    d = row_diagnostics(inference, X, y, A @ coef)
+    flagged = np.flatnonzero((np.abs(d["rstudent"]) > 3) | (d["cooks"] > 4 / n)) + 2
+    rows = summary.plot_rows()
+    assert set(flagged) <= set(rows["line"].astype(int))
+    assert {12, 7_002, 20_001} <= set(flagged)
+    assert len(rows["line"]) <= 5_000 + len(flagged)
+    assert len(np.unique(rows["line"])) == len(rows["line"])
+    assert summary.result()["worst"][0]["line"] in (12, 7_002, 20_001)
