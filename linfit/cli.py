@@ -784,10 +784,14 @@ def fit(
         checks = None
         if diagnostics:
             from .atomic import atomic_writer
-            from .diagnostics import require_inference
+            from .errors import RankError
             from .fit_diagnostics import diagnostics_pass
 
-            require_inference(model)
+            if model.inference is None:  # stats were asked for: the fit is rank-deficient
+                raise RankError(
+                    "--diagnostics needs the inference statistics, which a rank-deficient fit "
+                    "does not have; drop the collinear columns (or fit without --diagnostics)"
+                )
             sample_n = PLOT_SAMPLE if plot_file else 0
             with atomic_writer(diagnostics, "w", encoding="utf-8", newline="") as fh:
                 checks = diagnostics_pass(model, expand_inputs(data), fh, csv_opts, sample_n)

@@ -314,3 +314,33 @@ def test_plot_sample_is_bounded_and_keeps_flagged_rows():
     assert len(rows["line"]) <= 5_000 + len(flagged)
     assert len(np.unique(rows["line"])) == len(rows["line"])
     assert summary.result()["worst"][0]["line"] in (12, 7_002, 20_001)
+
+
+def test_rank_deficient_fit_is_refused_and_model_round_trips(tmp_path):
+    data = tmp_path / "rd.csv"
+    data.write_text("x1,x2,y\n1,2,3\n2,4,5\n3,6,8\n4,8,9\n5,10,12\n")
+    out = tmp_path / "d.csv"
+    proc = run_cli("fit", data, "--allow-rank-deficient", "--diagnostics", out)
+    assert proc.returncode == 5 and "rank-deficient" in proc.stderr and not out.exists()
+    # a model saved with its diagnostics block loads and predicts
+    m = tmp_path / "m.json"
+    proc = run_cli(
+        "fit",
+        R / "trees.csv",
+        "--x",
+        "Girth",
+        "--y",
+        "Volume",
+        "--diagnostics",
+        out,
+        "--save",
+        m,
+        "-q",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(m.read_text())["diagnostics"]["n"] == 31
+    proc = run_cli("predict", m, R / "trees.csv", "--diagnostics")
+    assert proc.returncode == 0, proc.stderr
+    a = pd.read_csv(io.StringIO(proc.stdout))
+    b = pd.read_csv(out)
+    np.testing.assert_allclose(a["Volume_cooks"], b["Volume_cooks"], rtol=1e-12)
