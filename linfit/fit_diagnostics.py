@@ -61,7 +61,7 @@ def diagnostics_pass(
         predict_csv(
             model,
             path,
-            out if out is not None else _Discard(),
+            out,
             options,
             diagnostics=True,
             line_column=line,
@@ -75,10 +75,3 @@ def diagnostics_pass(
             "file change during the fit? Run the fit again"
         )
     return summary
-
-
-class _Discard:
-    """A text sink for a pass that only wants the summary."""
-
-    def write(self, text: str) -> int:
-        return len(text)

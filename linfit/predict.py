@@ -95,7 +95,7 @@ def _locate(reader: CsvReader, name: str, what: str) -> int | None:
 def predict_csv(
     model: LinearModel,
     path: str,
-    out: TextIO,
+    out: TextIO | None,
     options: CsvOptions | None = None,
     column: str | None = None,
     fmt: str = "csv",
@@ -113,7 +113,7 @@ def predict_csv(
     distance (linfit.diagnostics; empty where the row has no target value). ``line_column``:
     a first column with each row's line number; ``header``: write the header line (off for a
     second file of the same table); ``summary``: a diagnostics.CheckSummary fed every row
-    with a residual (fit --diagnostics)."""
+    with a residual (fit --diagnostics); ``out`` None: write nothing (only the summary)."""
     options = options or CsvOptions()
     if diagnostics:
         from .diagnostics import require_inference
@@ -229,12 +229,14 @@ def predict_csv(
                 use = ok & ~np.isnan(yv)
                 stats.update(X[use], yv[use])
             report.rows += len(frame)
+            if out is None:  # a pass for the summary only
+                continue
             if line_column is not None:
                 frame = frame.copy()
                 frame.insert(0, line_column, frame.index.astype(str))
             write_block(out, frame, cols, fmt, first and header, reader.sep, options.decimal)
             first = False
-        if first and header:  # no data rows: still write the header
+        if first and header and out is not None:  # no data rows: still write the header
             import pandas as pd
 
             empty = pd.DataFrame(columns=([line_column] if line_column else []) + reader.columns)
@@ -253,7 +255,7 @@ def write_block(out, frame, cols, fmt: str, first: bool, sep: str, decimal: str)
     if fmt == "csv":
         frame = frame.copy()
         for k, v in cols.items():
-            frame[k] = [_number_text(x, decimal) for x in v.tolist()]
+            frame[k] = numbers_text(v, decimal)
         frame.to_csv(out, header=first, index=False, sep=sep, na_rep="", lineterminator="\n")
         return
     names = list(frame.columns)
@@ -269,10 +271,11 @@ def write_block(out, frame, cols, fmt: str, first: bool, sep: str, decimal: str)
         out.write("\n".join(lines) + "\n")
 
 
-def _number_text(x: float, decimal: str) -> str:
-    """A prediction in full (``repr`` reads back to the same float64), in the input's decimal
-    mark; empty where none was made."""
-    if not math.isfinite(x):
-        return ""
-    text = repr(x)
-    return text if decimal == "." else text.replace(".", decimal)
+def numbers_text(v: np.ndarray, decimal: str) -> list[str]:
+    """Predictions in full (``repr`` reads back to the same float64), in the input's decimal
+    mark; empty where none was made. ``repr`` is mapped in C: this is most of a wide output's
+    cost."""
+    texts = list(map(repr, np.asarray(v, dtype=np.float64).tolist()))
+    for i in np.flatnonzero(~np.isfinite(v)).tolist():
+        texts[i] = ""
+    return texts if decimal == "." else [t.replace(".", decimal) for t in texts]
