@@ -653,6 +653,19 @@ def fit(
             rich_help_panel=OUTPUT,
         ),
     ] = None,
+    diagnostics: Annotated[
+        str | None,
+        typer.Option(
+            "--diagnostics",
+            help="After the fit, read DATA again and write every row with its fitted value, "
+            "residual, leverage, rstandard, rstudent and Cook's distance to this CSV file "
+            "(atomically), and add a diagnostics block (outliers, influential rows, "
+            "Durbin-Watson, Jarque-Bera, Breusch-Pagan) to the output. Needs the inference "
+            "statistics (lstsq's default) and a file, not stdin.",
+            show_default=False,
+            rich_help_panel=OUTPUT,
+        ),
+    ] = None,
     engine: EngineOpt = Engine.local,
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = 2,
@@ -695,7 +708,28 @@ def fit(
         csv_opts = _csv_options(sep, decimal, thousands, encoding, na)
         if engine == Engine.local:
             inputs = [("DATA", p) for p in expand_inputs(data)]
-            refuse_clobber(inputs, [("--save", save), ("--plot-file", plot_file), ("stdout", "-")])
+            refuse_clobber(
+                inputs,
+                [
+                    ("--save", save),
+                    ("--plot-file", plot_file),
+                    ("--diagnostics", diagnostics),
+                    ("stdout", "-"),
+                ],
+            )
+        if diagnostics:
+            from .fit_diagnostics import check_inputs
+
+            if engine == Engine.dask:
+                raise UsageError(
+                    "--diagnostics is not available with --engine dask; use --engine local"
+                )
+            check_inputs(expand_inputs(data))
+            if stats is False or (stats is None and method != "lstsq"):
+                raise UsageError(
+                    "--diagnostics needs the inference statistics: "
+                    + ("drop --no-stats" if stats is False else f"add --stats to --method {method}")
+                )
         ignored = _given(ctx, GD_ONLY + TORCH_ONLY) if method == "lstsq" else []
         if method == "gd":
             ignored = _given(ctx, TORCH_ONLY)
@@ -751,12 +785,36 @@ def fit(
         }
         for n in outcome.notes:
             _note(n, quiet)
+        checks = None
+        if diagnostics:
+            from .atomic import atomic_writer
+            from .errors import RankError
+            from .fit_diagnostics import diagnostics_pass
+
+            if model.inference is None:  # stats were asked for: the fit is rank-deficient
+                raise RankError(
+                    "--diagnostics needs the inference statistics, which a rank-deficient fit "
+                    "does not have; drop the collinear columns (or fit without --diagnostics)"
+                )
+            sample_n = PLOT_SAMPLE if plot_file else 0
+            with atomic_writer(diagnostics, "w", encoding="utf-8", newline="") as fh:
+                checks = diagnostics_pass(model, expand_inputs(data), fh, csv_opts, sample_n)
+            model.diagnostics = checks.result(expand_inputs(data))
+        elif plot_file and model.inference is not None and engine == Engine.local:
+            from .fit_diagnostics import diagnostics_pass
+
+            if "-" in expand_inputs(data):
+                _note(
+                    "the plot has no diagnostics panels: standard input cannot be read twice", quiet
+                )
+            else:
+                checks = diagnostics_pass(model, expand_inputs(data), None, csv_opts, PLOT_SAMPLE)
         if save:
             model.save(save)
         if plot or plot_file:
             from .plots import plot_fit
 
-            plot_fit(model, ds.sample, outcome.result, terminal=plot, path=plot_file)
+            plot_fit(model, ds.sample, outcome.result, terminal=plot, path=plot_file, checks=checks)
         out_fmt = Format.json if json_ else fmt
         if out_fmt == Format.json:
             _write_stdout(model.to_json() + "\n")
@@ -822,6 +880,16 @@ def predict(
     level: Annotated[
         float, typer.Option("--level", help="Interval level.", rich_help_panel=MODEL)
     ] = 0.95,
+    diagnostics: Annotated[
+        bool,
+        typer.Option(
+            "--diagnostics",
+            help="Add <target>_resid, _hat (leverage), _rstandard, _rstudent and _cooks "
+            "columns (as R's residuals, hatvalues, rstandard, rstudent, cooks.distance; "
+            "needs the model's inference block).",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = False,
     engine: EngineOpt = Engine.local,
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = 2,
@@ -856,9 +924,15 @@ def predict(
             level=level,
             score=score,
         )
+        if diagnostics:
+            kw["diagnostics"] = True
         if engine == Engine.dask:
             from .dask_engine import predict_dask
 
+            if diagnostics:
+                raise UsageError(
+                    "--diagnostics is not available with --engine dask; use --engine local"
+                )
             if not output:
                 raise UsageError("--engine dask writes one file per partition: give -o FOLDER")
             files = predict_dask(m, data, output, csv_opts, column, fmt.value, scheduler, workers)
@@ -879,6 +953,12 @@ def predict(
             _note(
                 f"{rep.overflow} of {rep.rows} rows have a prediction beyond float64's range "
                 "(±1.8e308); it is left empty",
+                quiet,
+            )
+        if diagnostics and rep.no_target:
+            _note(
+                f"{data} has no target column {m.target!r}: the diagnostics columns other "
+                "than the leverage are empty",
                 quiet,
             )
         if rep.unseen:

@@ -71,6 +71,8 @@ class LinearModel:
     data: dict[str, Any] = field(default_factory=dict)
     #: The formula's design (terms, levels, coefficient names): predict re-applies it.
     design: Any = None  # design.DesignSpec
+    #: fit --diagnostics' summary (outliers, influence, residual tests): reported, not read.
+    diagnostics: dict[str, Any] | None = None
     #: The file the model was loaded from, for messages (not part of the document).
     source: str | None = field(default=None, compare=False, repr=False)
 
@@ -129,6 +131,8 @@ class LinearModel:
             doc["data"] = self.data
         if self.design is not None:
             doc["formula"] = self.design.to_data()
+        if self.diagnostics is not None:
+            doc["diagnostics"] = self.diagnostics
         return _finite_or_null(doc)
 
     def to_json(self, indent: int | None = 2) -> str:

@@ -34,6 +34,7 @@ class PredictReport:
     overflow: int = 0  # rows whose prediction is beyond float64's range (left empty)
     first_unseen_line: int | None = None
     score: dict | None = None
+    no_target: bool = False  # --diagnostics without the target column: residuals empty
 
 
 def _cells(frame, columns: list[str]) -> dict[str, np.ndarray]:
@@ -95,7 +96,7 @@ def _locate(reader: CsvReader, name: str, what: str) -> int | None:
 def predict_csv(
     model: LinearModel,
     path: str,
-    out: TextIO,
+    out: TextIO | None,
     options: CsvOptions | None = None,
     column: str | None = None,
     fmt: str = "csv",
@@ -103,9 +104,22 @@ def predict_csv(
     level: float = 0.95,
     score: bool = False,
     chunk_rows: int = 1 << 16,
+    diagnostics: bool = False,
+    line_column: str | None = None,
+    header: bool = True,
+    summary=None,
 ) -> PredictReport:
-    """Write ``path``'s rows with predictions to ``out`` (CSV or JSON Lines)."""
+    """Write ``path``'s rows with predictions to ``out`` (CSV or JSON Lines); with
+    ``diagnostics``, also each row's residual, leverage, studentised residuals and Cook's
+    distance (linfit.diagnostics; empty where the row has no target value). ``line_column``:
+    a first column with each row's line number; ``header``: write the header line (off for a
+    second file of the same table); ``summary``: a diagnostics.CheckSummary fed every row
+    with a residual (fit --diagnostics); ``out`` None: write nothing (only the summary)."""
     options = options or CsvOptions()
+    if diagnostics:
+        from .diagnostics import require_inference
+
+        require_inference(model)
     if interval and model.inference is None:
         name = model.source or "this model"
         raise ModelFileError(
@@ -146,12 +160,33 @@ def predict_csv(
         extra = [pred_col]
         if interval:
             extra += [f"{pred_col}_lower", f"{pred_col}_upper"]
-        clash = [c for c in extra if c in reader.columns]
+        if diagnostics:
+            from .diagnostics import SUFFIXES, column_names, row_diagnostics
+
+            diag_cols = column_names(model.target)
+            extra += diag_cols
+            report.no_target = t_idx is None
+        clash = [c for c in extra + ([line_column] if line_column else []) if c in reader.columns]
         if clash:
             raise UsageError(
                 f"{reader.name} already has a column {clash[0]!r}; name the prediction "
                 "column with --column"
+                + (" (diagnostics columns are named after the target)" if diagnostics else "")
             )
+
+        def target(frame, first_line: int) -> np.ndarray:
+            if t_idx is None:
+                return np.full(len(frame), np.nan)
+            if design is not None:
+                return design.target_values(
+                    _cells(frame, design.formula.target.columns()),
+                    frame.index.to_numpy(),
+                    _parser(reader.name, options),
+                )
+            return parse_text_column(
+                frame.iloc[:, t_idx], model.target, reader.name, first_line, options
+            )
+
         stats = DesignStats(len(model.features)) if score else None
         first = True
         for offset, frame in reader.frames_text(chunk_rows):
@@ -178,31 +213,38 @@ def predict_csv(
             if over.any():
                 report.overflow += int(over.sum())
                 pred[over] = np.nan
+            yv = target(frame, first_line) if (stats is not None or diagnostics) else None
+            if diagnostics:
+                got = {sfx: np.full(len(frame), np.nan) for sfx in SUFFIXES}
+                if ok.any():
+                    for sfx, v in row_diagnostics(model.inference, X[ok], yv[ok], pred[ok]).items():
+                        got[sfx][ok] = v
+                for name, sfx in zip(diag_cols, SUFFIXES):
+                    cols[name] = got[sfx]
+                if summary is not None:
+                    have = ok & ~np.isnan(yv)
+                    lines = frame.index.to_numpy(dtype=np.int64)[have]
+                    summary.update(lines, X[have], pred[have], {k: v[have] for k, v in got.items()})
             miss = ~ok & ~unseen
             if miss.any():
                 report.missing += int(miss.sum())
                 if report.first_missing_line is None:
                     report.first_missing_line = int(frame.index[np.flatnonzero(miss)[0]])
             if stats is not None:
-                if design is not None:
-                    yv = design.target_values(
-                        _cells(frame, design.formula.target.columns()),
-                        frame.index.to_numpy(),
-                        _parser(reader.name, options),
-                    )
-                else:
-                    yv = parse_text_column(
-                        frame.iloc[:, t_idx], model.target, reader.name, first_line, options
-                    )
                 use = ok & ~np.isnan(yv)
                 stats.update(X[use], yv[use])
             report.rows += len(frame)
-            write_block(out, frame, cols, fmt, first, reader.sep, options.decimal)
+            if out is None:  # a pass for the summary only
+                continue
+            if line_column is not None:
+                frame = frame.copy()
+                frame.insert(0, line_column, frame.index.astype(str))
+            write_block(out, frame, cols, fmt, first and header, reader.sep, options.decimal)
             first = False
-        if first:  # no data rows: still write the header
+        if first and header and out is not None:  # no data rows: still write the header
             import pandas as pd
 
-            empty = pd.DataFrame(columns=reader.columns)
+            empty = pd.DataFrame(columns=([line_column] if line_column else []) + reader.columns)
             no_rows = {c: np.empty(0) for c in extra}
             write_block(out, empty, no_rows, fmt, True, reader.sep, options.decimal)
     finally:
@@ -218,7 +260,7 @@ def write_block(out, frame, cols, fmt: str, first: bool, sep: str, decimal: str)
     if fmt == "csv":
         frame = frame.copy()
         for k, v in cols.items():
-            frame[k] = [_number_text(x, decimal) for x in v.tolist()]
+            frame[k] = numbers_text(v, decimal)
         frame.to_csv(out, header=first, index=False, sep=sep, na_rep="", lineterminator="\n")
         return
     names = list(frame.columns)
@@ -234,10 +276,11 @@ def write_block(out, frame, cols, fmt: str, first: bool, sep: str, decimal: str)
         out.write("\n".join(lines) + "\n")
 
 
-def _number_text(x: float, decimal: str) -> str:
-    """A prediction in full (``repr`` reads back to the same float64), in the input's decimal
-    mark; empty where none was made."""
-    if not math.isfinite(x):
-        return ""
-    text = repr(x)
-    return text if decimal == "." else text.replace(".", decimal)
+def numbers_text(v: np.ndarray, decimal: str) -> list[str]:
+    """Predictions in full (``repr`` reads back to the same float64), in the input's decimal
+    mark; empty where none was made. ``repr`` is mapped in C: this is most of a wide output's
+    cost."""
+    texts = list(map(repr, np.asarray(v, dtype=np.float64).tolist()))
+    for i in np.flatnonzero(~np.isfinite(v)).tolist():
+        texts[i] = ""
+    return texts if decimal == "." else [t.replace(".", decimal) for t in texts]

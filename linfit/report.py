@@ -120,7 +120,56 @@ def fit_grids(model: LinearModel) -> list[Grid]:
         [[label, _num(value)] for label, value in items],
         notes=notes,
     )
-    return [params, metrics]
+    grids = [params, metrics]
+    if model.diagnostics:
+        grids += diagnostics_grids(model.diagnostics)
+    return grids
+
+
+#: What the diagnostics block's tests say (fit --diagnostics).
+DIAGNOSTICS_NOTE = (
+    "Durbin-Watson near 2: no first-order autocorrelation of the residuals in row order; "
+    "a small p: Jarque-Bera rejects normal residuals, Breusch-Pagan (studentized, Koenker's, "
+    "as R's lmtest::bptest) rejects constant variance."
+)
+
+
+def diagnostics_grids(d: dict[str, Any]) -> list[Grid]:
+    """fit --diagnostics' block: flagged rows and the residual tests, then the worst rows."""
+    jb, bp = d["jarque_bera"], d["breusch_pagan"]
+    items: list[tuple[str, Any]] = [
+        (f"rows with |rstudent| > {d['rstudent_cut']:g}", d["rstudent_over"]),
+        (f"rows with Cook's distance > 4/n = {d['cooks_cut']:.3g}", d["cooks_over"]),
+        ("Durbin-Watson", d["durbin_watson"]),
+        ("Jarque-Bera", jb["statistic"]),
+        ("p (Jarque-Bera)", _pfmt(jb["p"])),
+        (f"Breusch-Pagan (df {bp['df']})", bp["statistic"]),
+        ("p (Breusch-Pagan)", _pfmt(bp["p"])),
+    ]
+    grids = [
+        Grid(
+            "diagnostics",
+            [Column("check", "left"), Column("value", max_digits=6)],
+            [[label, _num(value)] for label, value in items],
+            notes=[DIAGNOSTICS_NOTE],
+        )
+    ]
+    if d["worst"]:
+        several = "file" in d["worst"][0]
+        cols = ([Column("file", "left")] if several else []) + [
+            Column("line"),
+            Column("rstudent", max_digits=6),
+            Column("Cook's distance", max_digits=6),
+            Column("leverage", max_digits=6),
+        ]
+        rows = [
+            ([w["file"]] if several else []) + [w["line"], w["rstudent"], w["cooks"], w["hat"]]
+            for w in d["worst"]
+        ]
+        grids.append(
+            Grid("flagged rows, worst first", cols, rows, keys=1 + several, name="flagged rows")
+        )
+    return grids
 
 
 def fit_table_text(model: LinearModel, source: str) -> str:
