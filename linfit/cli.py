@@ -176,6 +176,26 @@ ExcludeOpt = Annotated[
         rich_help_panel=INPUT,
     ),
 ]
+WeightsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--weights",
+        help="Column of row weights w ≥ 0: weighted least squares, minimising Σ w·r² as R's "
+        "lm(weights=) (a zero weight keeps the row out of the fit and its degrees of freedom).",
+        show_default=False,
+        rich_help_panel=MODEL,
+    ),
+]
+CovOpt = Annotated[
+    str,
+    typer.Option(
+        "--cov",
+        help="Covariance of the coefficients: nonrobust, or heteroskedasticity-consistent HC0, "
+        "HC1, HC2, HC3 (statsmodels' names, R's sandwich::vcovHC types; a second pass over "
+        "the rows).",
+        rich_help_panel=MODEL,
+    ),
+]
 YOpt = Annotated[
     str | None,
     typer.Option(
@@ -595,6 +615,8 @@ def fit(
     y: YOpt = None,
     formula: FormulaOpt = None,
     exclude: ExcludeOpt = None,
+    weights: WeightsOpt = None,
+    cov: CovOpt = "nonrobust",
     method: MethodOpt = "lstsq",
     fmt: Annotated[
         Format, typer.Option("--format", "-f", help="Output on stdout.", rich_help_panel=OUTPUT)
@@ -674,6 +696,9 @@ def fit(
         from .solvers import Hooks, get_solver
 
         _finite("--level", level, 0.0, 1.0)
+        from .robust import cov_name
+
+        cov_type = cov_name(cov)
         xs, _, _ = _model_terms(x, y, formula, exclude)
         if json_ and _given(ctx, ("fmt",)) and fmt != Format.json:
             raise UsageError(f"--json and --format {fmt.value} contradict each other; use one")
@@ -714,10 +739,10 @@ def fit(
                     f"method {method!r}{' with --batch-size' if method == 'gd' else ''} needs "
                     "the rows in one process; use --engine local"
                 )
-            if formula is not None or exclude:
+            if formula is not None or exclude or weights is not None or cov_type != "nonrobust":
                 raise UsageError(
-                    "--formula and --exclude are not available with --engine dask yet; use "
-                    "--engine local"
+                    "--formula, --exclude, --weights and --cov are not available with --engine "
+                    "dask yet; use --engine local"
                 )
             ds = read_dask(
                 data, _split(x), y, csv_opts, not no_intercept, scheduler, workers, sample
@@ -733,13 +758,16 @@ def fit(
                 sample=sample,
                 formula=formula,
                 exclude=_split(exclude, "--exclude"),
+                weights=weights,
             )
         _dropped_note(ds, quiet)
         log = EpochLogTable(ds.problem.features, not no_intercept)
         progress = EpochProgress(options.epochs, enabled=not quiet)
         hooks = Hooks(on_log=None if quiet else log, on_epoch=progress)
         try:
-            outcome = fit_problem(ds.problem, method, options, hooks, stats, level, ds.design)
+            outcome = fit_problem(
+                ds.problem, method, options, hooks, stats, level, ds.design, cov_type
+            )
         finally:
             progress.close()
             if not quiet:
@@ -906,6 +934,7 @@ def compare(
     y: YOpt = None,
     formula: FormulaOpt = None,
     exclude: ExcludeOpt = None,
+    weights: WeightsOpt = None,
     fmt: Annotated[
         Format,
         typer.Option("--format", "-f", help="table, json or csv.", rich_help_panel=OUTPUT),
@@ -997,6 +1026,7 @@ def compare(
             keep_all_rows=needs,
             formula=formula,
             exclude=_split(exclude, "--exclude"),
+            weights=weights,
         )
         _dropped_note(ds, quiet)
         rows = run_methods(ds.problem, names, options)

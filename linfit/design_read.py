@@ -41,6 +41,8 @@ class DesignPart:
     sample: Reservoir | None = None
     clean: bool = True  # read as one range: no quote or lone CR made the cuts doubtful
     why_no_rows: str = "the rows were not kept in memory (more than 4,194,304 values)"
+    weights: str | None = None  # the weights column (a weighted fit)
+    kept_w: list[np.ndarray] | None = None  # the kept rows' weights, block by block
 
     def merge(self, other: DesignPart) -> DesignPart:
         """Both parts as one (other's rows come after this one's): levels and columns are
@@ -78,6 +80,9 @@ class DesignPart:
         report = self.report.merge(other.report)
         clean = self.clean and other.clean
         out = DesignPart(mine, left.merge(right), report, self.source, blocks, sample, clean)
+        out.weights = self.weights
+        if blocks is not None and self.kept_w is not None and other.kept_w is not None:
+            out.kept_w = self.kept_w + other.kept_w
         if blocks is None:
             out.why_no_rows = self.why_no_rows if self.blocks is None else other.why_no_rows
         return out
@@ -114,10 +119,13 @@ def read_part(
     sample: int,
     stream=None,
     reopen=None,
+    weights: str | None = None,
 ) -> DesignPart:
     """One input through the formula (parsed against its header, which gives ``.`` its
     meaning; ``intercept=False`` drops the intercept as ``- 1`` does), in one pass.
-    ``stream``/``reopen``: read this instead of opening ``path`` (a range of it)."""
+    ``stream``/``reopen``: read this instead of opening ``path`` (a range of it);
+    ``weights``: the column of row weights (a missing one drops the row, as any missing
+    value the formula uses; a negative one is an error)."""
     reader = CsvReader(path, csv, stream=stream, reopen=reopen)
     report = ReadReport()
     reservoir = Reservoir(sample) if sample else None
@@ -126,8 +134,10 @@ def read_part(
         if not intercept:
             parsed = dataclasses.replace(parsed, intercept=False)
         design = Design(parsed, reader.columns, reader.name, reader.options.na)
+        w_col = None if weights is None else reader.columns[reader.resolve(weights)]
         stats = DesignStats(0)
         kept: list[np.ndarray] | None = [] if keep_rows else None
+        kept_w: list[np.ndarray] = []
         values = 0
         options = reader.options
 
@@ -142,6 +152,11 @@ def read_part(
             cells = {c: frame[c].to_numpy(dtype=object).astype(str) for c in design.columns}
             cells = {c: np.char.strip(v) for c, v in cells.items()}
             V, keep = design.transform(cells, lines, parse, is_number)
+            w = None
+            if w_col is not None:
+                w_cells = np.char.strip(frame[w_col].to_numpy(dtype=object).astype(str))
+                w = parse(w_cells, w_col, lines)
+                V, keep, w = _weigh(V, keep, w, w_col, lines, reader.name, options.na)
             report.rows_read += len(lines)
             dropped = int((~keep).sum())
             if dropped:
@@ -151,7 +166,7 @@ def read_part(
             stats.add_columns(len(design.full) - stats.p)  # levels first seen in this block
             if V.shape[1] == 0:
                 continue
-            stats.update_columns(V)
+            stats.update_columns(V, w=w)
             if reservoir is not None:
                 if reservoir.X is not None and reservoir.X.shape[1] < stats.p:
                     reservoir.X = np.pad(reservoir.X, ((0, 0), (0, stats.p - reservoir.X.shape[1])))
@@ -160,6 +175,8 @@ def read_part(
                 values += V.size
                 if values <= KEEP_VALUES:
                     kept.append(V)
+                    if w is not None:
+                        kept_w.append(w)
                 else:
                     kept = None
     finally:
@@ -167,17 +184,41 @@ def read_part(
         if stream is not None:
             stream.close()
     part = DesignPart(design, stats, report, reader.name, kept, reservoir)
+    part.weights = weights
+    part.kept_w = kept_w if kept is not None and weights is not None else None
     part.clean = not reader.irregular
     return part
 
 
-def read_range(path, options, header: bytes, start, end, formula, intercept, sample):
+def _weigh(V, keep, w, name, lines, source, na):
+    """Drop (or with --na raise, refuse) the design's rows whose weight is missing; refuse a
+    negative weight. Returns the design, the kept-row mask and the kept rows' weights."""
+    from .io import negative_weight
+
+    missing = np.isnan(w) & keep
+    if missing.any():
+        if na == "raise":
+            line = int(lines[np.flatnonzero(missing)[0]])
+            raise DataError(
+                f"{source}: missing value in column {name!r} at line {line}; fix the file or "
+                "pass --na drop to skip such rows"
+            )
+        V = V[:, ~missing[keep]]
+        keep = keep & ~missing
+    neg = keep & (w < 0)
+    if neg.any():
+        r = int(np.flatnonzero(neg)[0])
+        raise DataError(negative_weight(source, name, int(lines[r]), float(w[r])))
+    return V, keep, w[keep]
+
+
+def read_range(path, options, header: bytes, start, end, formula, intercept, sample, weights):
     """Bytes [start, end) of ``path`` (header prepended) through the formula (no rows kept):
     one of the parts of a file read by several processes."""
     from .parallel import range_opener
 
     reopen = range_opener(path, header, start, end)
-    return read_part(path, formula, options, intercept, False, sample, reopen(), reopen)
+    return read_part(path, formula, options, intercept, False, sample, reopen(), reopen, weights)
 
 
 def read_file(
@@ -187,6 +228,7 @@ def read_file(
     intercept: bool,
     keep_all_rows: bool,
     sample: int,
+    weights: str | None = None,
 ) -> DesignPart:
     """One file through the formula: a large file in ranges read by two processes (no rows
     kept), merged in order; otherwise, or when a range is doubtful, in this process."""
@@ -198,7 +240,7 @@ def read_file(
         header, options = reader.header_bytes, reader.options
         reader.close()
         parts = read_ranges(
-            read_range, path, options, header, (formula, intercept, sample), workers
+            read_range, path, options, header, (formula, intercept, sample, weights), workers
         )
         if parts is not None and all(p.clean for p in parts):
             import functools
@@ -207,7 +249,7 @@ def read_file(
             total.blocks = None
             total.why_no_rows = "the file was read by several processes, which keep no rows"
             return total
-    return read_part(path, formula, csv, intercept, True, sample)
+    return read_part(path, formula, csv, intercept, True, sample, weights=weights)
 
 
 def finish(part: DesignPart, source: str) -> Dataset:
@@ -243,6 +285,9 @@ def finish(part: DesignPart, source: str) -> Dataset:
         y,
         source=source,
     )
+    problem.weights = part.weights
+    if X is not None and part.kept_w is not None:
+        problem.w = np.concatenate(part.kept_w)
     if X is None:
         problem.where_rows = part.why_no_rows
     return Dataset(problem, part.report, source, sample, design=spec)
