@@ -196,6 +196,24 @@ CovOpt = Annotated[
         rich_help_panel=MODEL,
     ),
 ]
+ByOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--by",
+        help="One fit per group of rows with equal values in this column (repeat or "
+        "comma-separate for several): a table row, CSV row or JSON model per group.",
+        show_default=False,
+        rich_help_panel=MODEL,
+    ),
+]
+MaxGroupsOpt = Annotated[
+    int,
+    typer.Option(
+        "--max-groups",
+        help="Most groups --by may make (each holds the statistics of a fit).",
+        rich_help_panel=MODEL,
+    ),
+]
 YOpt = Annotated[
     str | None,
     typer.Option(
@@ -617,6 +635,8 @@ def fit(
     exclude: ExcludeOpt = None,
     weights: WeightsOpt = None,
     cov: CovOpt = "nonrobust",
+    by: ByOpt = None,
+    max_groups: MaxGroupsOpt = 1000,
     method: MethodOpt = "lstsq",
     fmt: Annotated[
         Format, typer.Option("--format", "-f", help="Output on stdout.", rich_help_panel=OUTPUT)
@@ -731,6 +751,30 @@ def fit(
                 quiet,
             )
         sample = PLOT_SAMPLE if (plot or plot_file) else 0
+        if by:
+            return _fit_by(
+                data,
+                xs,
+                y,
+                by,
+                max_groups,
+                formula,
+                exclude,
+                weights,
+                cov_type,
+                csv_opts,
+                not no_intercept,
+                method,
+                options,
+                stats,
+                level,
+                save,
+                plot or plot_file,
+                engine,
+                json_,
+                fmt,
+                quiet,
+            )
         if engine == Engine.dask:
             from .dask_engine import read_dask
 
@@ -796,6 +840,81 @@ def fit(
         return 0
 
     _run(work, traceback)
+
+
+def _fit_by(
+    data,
+    xs,
+    y,
+    by,
+    max_groups,
+    formula,
+    exclude,
+    weights,
+    cov_type,
+    csv_opts,
+    intercept,
+    method,
+    options,
+    stats,
+    level,
+    save,
+    plot,
+    engine,
+    json_,
+    fmt,
+    quiet,
+) -> int:
+    """fit --by: one model per group, one pass; exit 1 when a group's fit failed."""
+    from .groups import (
+        check_by_options,
+        fit_groups,
+        groups_csv,
+        groups_doc,
+        groups_grid,
+        read_groups,
+    )
+    from .io import expand_inputs
+    from .layout import output_width, render
+    from .report import dumps
+    from .solvers import get_solver
+
+    names = _split(by, "--by") or []
+    if max_groups < 1:
+        raise UsageError(f"--max-groups must be at least 1, not {max_groups}")
+    if formula is not None:
+        raise UsageError("--by works with --x/--y for now, not with --formula")
+    if engine == Engine.dask:
+        raise UsageError("--by is not available with --engine dask yet; use --engine local")
+    check_by_options(names, save, plot, cov_type, get_solver(method).needs_rows(options))
+    grouped = read_groups(
+        expand_inputs(data),
+        xs,
+        y,
+        names,
+        csv_opts,
+        _split(exclude, "--exclude"),
+        weights,
+        max_groups,
+    )
+    if grouped.report.rows_dropped:
+        r = grouped.report
+        _note(
+            f"dropped {r.rows_dropped:,} of {r.rows_read:,} rows with a missing value (first at "
+            f"line {r.first_dropped_line})",
+            quiet,
+        )
+    fits = fit_groups(grouped, intercept, method, options, stats, level)
+    for gf in fits:
+        for n in gf.notes:
+            _note(f"{', '.join(f'{k}={v}' for k, v in gf.values.items())}: {n}", quiet)
+    if json_ or fmt == Format.json:
+        _write_stdout(dumps(groups_doc(grouped, fits)) + "\n")
+    elif fmt == Format.csv:
+        _write_stdout(groups_csv(grouped, fits, intercept))
+    else:
+        _write_stdout(render(groups_grid(grouped, fits, intercept), output_width(sys.stdout)))
+    return 1 if any(gf.error for gf in fits) else 0
 
 
 @app.command(cls=_Command, help=PREDICT_HELP)
