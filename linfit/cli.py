@@ -873,6 +873,7 @@ def _fit_by(
         groups_doc,
         groups_grid,
         read_groups,
+        read_groups_formula,
     )
     from .io import expand_inputs
     from .layout import output_width, render
@@ -882,21 +883,17 @@ def _fit_by(
     names = _split(by, "--by") or []
     if max_groups < 1:
         raise UsageError(f"--max-groups must be at least 1, not {max_groups}")
-    if formula is not None:
-        raise UsageError("--by works with --x/--y for now, not with --formula")
     if engine == Engine.dask:
         raise UsageError("--by is not available with --engine dask yet; use --engine local")
     check_by_options(names, save, plot, cov_type, get_solver(method).needs_rows(options))
-    grouped = read_groups(
-        expand_inputs(data),
-        xs,
-        y,
-        names,
-        csv_opts,
-        _split(exclude, "--exclude"),
-        weights,
-        max_groups,
-    )
+    paths = expand_inputs(data)
+    if formula is not None:
+        grouped = read_groups_formula(
+            paths, formula, names, csv_opts, intercept, weights, max_groups
+        )
+    else:
+        excluded = _split(exclude, "--exclude")
+        grouped = read_groups(paths, xs, y, names, csv_opts, excluded, weights, max_groups)
     if grouped.report.rows_dropped:
         r = grouped.report
         _note(

@@ -156,7 +156,7 @@ def read_part(
             if w_col is not None:
                 w_cells = np.char.strip(frame[w_col].to_numpy(dtype=object).astype(str))
                 w = parse(w_cells, w_col, lines)
-                V, keep, w = _weigh(V, keep, w, w_col, lines, reader.name, options.na)
+                V, keep, w = weigh_rows(V, keep, w, w_col, lines, reader.name, options.na)
             report.rows_read += len(lines)
             dropped = int((~keep).sum())
             if dropped:
@@ -190,7 +190,7 @@ def read_part(
     return part
 
 
-def _weigh(V, keep, w, name, lines, source, na):
+def weigh_rows(V, keep, w, name, lines, source, na):
     """Drop (or with --na raise, refuse) the design's rows whose weight is missing; refuse a
     negative weight. Returns the design, the kept-row mask and the kept rows' weights."""
     from .io import negative_weight

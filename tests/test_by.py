@@ -19,6 +19,7 @@ import json
 import math
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from .conftest import run_cli
@@ -49,6 +50,17 @@ R_AM_VS = {
     (0, 1): (7, 31.947096379793631, -3.597740167898162, 21.796984051843598),
     (1, 0): (6, 40.7979167059580377, -7.4277202296102764, 17.0764274120740644),
     (1, 1): (7, 43.9673137358214703, -7.8778237048386934, 30.8155591562125153),
+}
+
+# mpg ~ wt + factor(am), weights = hp, by cyl: n, b, w[wt], w[am 1], R²
+R_FORMULA_CYL = {
+    4: (11, 39.22276770489616382, -5.70314276191680491, 0.07296361048268532, 0.53444763361807468),
+    6: (7, 44.92020477396465594, -7.61437470863919774, -3.49975684320562985, 0.58851702417205476),
+    8: (14, 24.52473920339440383, -2.33155420080208131, -1.25954166413480984, 0.44746443080824688),
+}
+R_FORMULA_G = {
+    "a": (11, 38.96649946997352032, -5.47410544121755294, 0.28799236735302902),
+    "b": (19, 28.24566234505613238, -3.10220045731001592, 0.86756658149960553),
 }
 
 
@@ -148,13 +160,12 @@ def test_missing_group_value_drops_the_row_and_limits(tmp_path):
 
 @pytest.mark.parametrize(
     "extra",
-    [("--save", "m.json"), ("--formula", "y ~ x"), ("--cov", "HC3"), ("--method", "torch")],
+    [("--save", "m.json"), ("--cov", "HC3"), ("--method", "torch"), ("--engine", "dask")],
 )
 def test_refused_combinations(tmp_path, extra):
     path = tmp_path / "g.csv"
     path.write_text("g,x,y\na,1,2\na,2,4.1\na,3,5.9\n")
-    base = ("-x", "x", "-y", "y") if extra[0] != "--formula" else ()
-    r = run_cli("fit", path, *base, "--by", "g", *extra, cwd=tmp_path)
+    r = run_cli("fit", path, "-x", "x", "-y", "y", "--by", "g", *extra, cwd=tmp_path)
     assert r.returncode == 2, r.stderr
     assert "--by" in r.stderr
 
@@ -162,3 +173,32 @@ def test_refused_combinations(tmp_path, extra):
 def test_by_column_cannot_be_a_feature():
     r = run_cli("fit", MTCARS, "-x", "wt,cyl", "-y", "mpg", "--by", "cyl")
     assert r.returncode == 4 and "--by" in r.stderr
+
+
+def test_formula_by_matches_r():
+    doc = fit_json(MTCARS, "-F", "mpg ~ wt + C(am)", "--by", "cyl", "--weights", "hp")
+    assert [g["group"]["cyl"] for g in doc["groups"]] == [4, 6, 8]
+    for g in doc["groups"]:
+        n, b, w, a, r2 = R_FORMULA_CYL[g["group"]["cyl"]]
+        assert g["n_samples"] == n and g["formula"] is not None
+        assert close(g["b"], b) and close(g["w"]["wt"], w) and close(g["w"]["C(am)[T.1]"], a)
+        assert close(g["stats"]["fit"]["r2"], r2)
+
+
+def test_formula_by_levels_per_group(tmp_path):
+    """Each group has its own levels, as R's lm on the group's rows: a group where the
+    factor has one level fails (R: "contrasts can be applied only to factors with 2 or more
+    levels") and says so in its row; the others are fitted."""
+    d = pd.read_csv(MTCARS)
+    d["g"] = ["a" if c == 4 else "b" for c in d["cyl"]]
+    d.loc[(d["cyl"] == 8) & (d["am"] == 1), "g"] = "c"
+    path = tmp_path / "g.csv"
+    d.to_csv(path, index=False)
+    r = run_cli("fit", path, "-F", "mpg ~ wt + C(am)", "--by", "g", "--json")
+    assert r.returncode == 1
+    groups = {g["group"]["g"]: g for g in json.loads(r.stdout)["groups"]}
+    for key, (n, b, w, a) in R_FORMULA_G.items():
+        g = groups[key]
+        assert g["n_samples"] == n and close(g["b"], b) and close(g["w"]["wt"], w)
+        assert close(g["w"]["C(am)[T.1]"], a)
+    assert "1 level" in groups["c"]["error"]
