@@ -269,6 +269,11 @@ def fit_problem(
 
     options = options or SolverOptions()
     spec = get_solver(method)
+    if problem.stats.weighted and problem.stats.n_nonzero == 0:
+        raise DataError(
+            f"{problem.source}: every row's weight is 0, so no row is left to fit; check the "
+            "weights column"
+        )
     if spec.needs_rows(options) and problem.X is None:
         raise DataError(
             f"method {method!r} needs the rows in memory; read the data with keep_all_rows"

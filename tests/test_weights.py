@@ -267,3 +267,15 @@ def test_cli_table_says_weighted_and_dask_refuses():
     assert r.returncode == 0, r.stderr
     r = run_cli("fit", MTCARS, "-x", "wt", "-y", "mpg", "--weights", "hp", "--engine", "dask")
     assert r.returncode == 2 and "--weights" in r.stderr
+
+
+def test_all_zero_weights_and_too_few_weighted_rows(tmp_path):
+    zero = tmp_path / "z.csv"
+    zero.write_text("x,y,w\n1,2,0\n2,3,0\n3,5,0\n4,4,0\n")
+    for method in ("lstsq", "gd"):
+        r = run_cli("fit", zero, "-x", "x", "-y", "y", "--weights", "w", "--method", method)
+        assert r.returncode == 4 and "every row's weight is 0" in r.stderr, r.stderr
+    one = tmp_path / "one.csv"
+    one.write_text("x,y,w\n1,2,1\n2,3,0\n3,5,0\n4,4,0\n")
+    r = run_cli("fit", one, "-x", "x", "-y", "y", "--weights", "w")
+    assert r.returncode == 4 and "1 row of nonzero weight" in r.stderr

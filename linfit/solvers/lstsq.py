@@ -341,7 +341,8 @@ def solve(problem: Problem, options: SolverOptions, hooks: Hooks) -> FitResult:
     n = problem.stats.nobs  # weighted: rows of nonzero weight
     if n < k and not options.allow_rank_deficient:
         raise DataError(
-            f"{problem.source}: {n} row{'s' if n != 1 else ''} cannot determine {k} "
+            f"{problem.source}: {n} row{'s' if n != 1 else ''}"
+            f"{' of nonzero weight' if problem.stats.weighted else ''} cannot determine {k} "
             f"parameters: the fit needs more rows than coefficients; supply at least {k} rows, "
             "choose fewer columns with --x, or pass --allow-rank-deficient for the "
             "minimum-norm solution"
