@@ -804,6 +804,8 @@ def fit(
                 exclude=_split(exclude, "--exclude"),
                 weights=weights,
             )
+        for path in spool:
+            ds.source = ds.source.replace(path, "<stdin>")
         _dropped_note(ds, quiet)
         log = EpochLogTable(ds.problem.features, not no_intercept)
         progress = EpochProgress(options.epochs, enabled=not quiet)
@@ -839,7 +841,21 @@ def fit(
             _write_stdout(fit_table_text(model, ds.source))
         return 0
 
-    _run(work, traceback)
+    spool: list[str] = []  # stdin's temporary copy (shown as <stdin>)
+
+    def spooled() -> int:
+        """--cov HC reads the rows twice: stdin is copied to a temporary file first."""
+        nonlocal data
+        if cov.lower() == "nonrobust" or by or engine != Engine.local or "-" not in data:
+            return work()
+        from .robust import spooled_stdin
+
+        with spooled_stdin(list(data)) as paths:
+            data = paths
+            spool.extend(p for p in paths if p.endswith("/stdin.csv") and "linfit-stdin-" in p)
+            return work()
+
+    _run(spooled, traceback)
 
 
 def _fit_by(

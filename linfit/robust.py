@@ -11,6 +11,11 @@ rows a second time: from memory when they were kept, otherwise from the files ag
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -149,3 +154,20 @@ def reread_design_rows(paths: list[str], design, csv, weights: str | None) -> Ro
                 yield X[ok], np.asarray(yv)[ok], w
         finally:
             reader.close()
+
+
+@contextlib.contextmanager
+def spooled_stdin(paths: list[str]) -> Iterator[list[str]]:
+    """``paths`` with ``-`` replaced by a temporary copy of stdin (the sandwich reads the
+    rows twice, and stdin only once); the copy is removed afterwards, also on Ctrl-C."""
+    if "-" not in paths:
+        yield paths
+        return
+    folder = tempfile.mkdtemp(prefix="linfit-stdin-")
+    try:
+        spool = os.path.join(folder, "stdin.csv")
+        with open(spool, "wb") as out:
+            shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
+        yield [spool if p == "-" else p for p in paths]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,7 @@ from linfit.errors import UsageError
 from linfit.fitting import fit_problem, read_dataset
 from linfit.model import load_model
 from linfit.predict import predict_csv
-from linfit.robust import reread_rows
+from linfit.robust import reread_rows, spooled_stdin
 
 from .conftest import run_cli
 
@@ -161,6 +162,32 @@ def test_second_pass_rereads_files(tmp_path, monkeypatch):
 def test_stdin_rows_not_kept_is_a_usage_error():
     with pytest.raises(UsageError, match="stdin"):
         next(reread_rows(["-"], None, None, None, None, None))
+
+
+def test_stdin_is_spooled_and_removed(monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"x,y\n1,2\n")))
+    with pytest.raises(KeyboardInterrupt), spooled_stdin(["-", "other.csv"]) as paths:
+        assert Path(paths[0]).read_bytes() == b"x,y\n1,2\n" and paths[1] == "other.csv"
+        raise KeyboardInterrupt
+    assert not Path(paths[0]).exists() and not Path(paths[0]).parent.exists()
+
+
+def test_large_stdin_equals_the_file(tmp_path):
+    """Past 2 MiB of values a certified fit keeps no rows: stdin is spooled for the pass."""
+    rng = np.random.default_rng(5)
+    n = 100_000  # 300,000 values: past the check, so no rows are kept
+    X = rng.normal(size=(n, 2))
+    y = X @ [1.0, -2.0] + 0.5 + rng.normal(size=n) * (1 + np.abs(X[:, 0]))
+    path = tmp_path / "big.csv"
+    pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "y": y}).to_csv(path, index=False)
+    args = ("-x", "a,b", "-y", "y", "--cov", "HC2", "--json")
+    a = json.loads(run_cli("fit", path, *args).stdout)
+    r = run_cli("fit", "-", *args, input=path.read_bytes())
+    assert r.returncode == 0, r.stderr
+    b = json.loads(r.stdout)
+    assert b["data"]["source"] == "<stdin>"
+    for k in ("a", "b"):
+        assert close(a["stats"]["coef"][k]["se"], b["stats"]["coef"][k]["se"], 1e-12)
 
 
 def test_cli_cov():
