@@ -11,6 +11,7 @@ statistics.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -61,8 +62,9 @@ def _qr_r(A: np.ndarray) -> np.ndarray:
 GRAM_COND_MAX = 30.0
 
 
-def _block_r(Z: np.ndarray) -> np.ndarray:
-    """R of the block design [1, Zᵀ] (Z of shape (k, m), one row per column).
+def _block_r(Z: np.ndarray, sw: np.ndarray | None = None) -> np.ndarray:
+    """R of the block design [1, Zᵀ] (Z of shape (k, m), one row per column); with
+    ``sw`` = √w (weighted rows, Z already multiplied by it) the design [√w, Zᵀ].
 
     Fast path: Cholesky of the Gram matrix, one BLAS pass over the block, used only when the
     block is well conditioned, where it is as accurate as Householder QR. Otherwise, or when
@@ -70,8 +72,8 @@ def _block_r(Z: np.ndarray) -> np.ndarray:
     """
     k, m = Z.shape
     G = np.empty((k + 1, k + 1))
-    G[0, 0] = m
-    G[0, 1:] = G[1:, 0] = Z.sum(axis=1)
+    G[0, 0] = m if sw is None else float(sw @ sw)
+    G[0, 1:] = G[1:, 0] = Z.sum(axis=1) if sw is None else Z @ sw
     G[1:, 1:] = Z @ Z.T
     d = np.sqrt(np.diag(G))
     if np.all(d > 0):
@@ -83,7 +85,7 @@ def _block_r(Z: np.ndarray) -> np.ndarray:
         except np.linalg.LinAlgError:
             pass
     A = np.empty((m, k + 1), order="F")
-    A[:, 0] = 1.0
+    A[:, 0] = 1.0 if sw is None else sw
     A[:, 1:] = Z.T
     return _qr_r(A)
 
@@ -105,6 +107,14 @@ class DesignStats:
     lo: np.ndarray | None = None  # column minima (features, target)
     hi: np.ndarray | None = None  # column maxima
     pending: list[np.ndarray] = field(default_factory=list, repr=False)  # scaled rows, held
+    # weighted rows (R's lm(weights=)): the factor is of [√w, √w·(X − s)D, √w·(y − t)e];
+    # n counts every row, n_nonzero the rows of nonzero weight (R's n for the df), and
+    # sum_w, sum_log_w (over nonzero weights) give the weighted means and log-likelihood
+    weighted: bool = False
+    n_nonzero: int = 0
+    sum_w: float = 0.0
+    sum_log_w: float = 0.0
+    pending_sw: list[np.ndarray] = field(default_factory=list, repr=False)  # √w of held rows
 
     def __post_init__(self) -> None:
         check_width(self.p, intercept=False)
@@ -119,14 +129,32 @@ class DesignStats:
         """Fold the held rows into the factor."""
         if self.pending:
             Z = np.concatenate(self.pending, axis=1)
-            self.pending = []
-            Rb = _block_r(Z)
+            sw = np.concatenate(self.pending_sw) if self.weighted else None
+            self.pending, self.pending_sw = [], []
+            Rb = _block_r(Z, sw)
             self.factor = Rb if self.factor is None else _qr_r(np.vstack([self.factor, Rb]))
 
     @R.setter
     def R(self, value: np.ndarray | None) -> None:
-        self.pending = []
+        self.pending, self.pending_sw = [], []
         self.factor = value
+
+    @property
+    def nobs(self) -> int:
+        """Rows that count for degrees of freedom: all, or those of nonzero weight."""
+        return self.n_nonzero if self.weighted else self.n
+
+    @property
+    def total_weight(self) -> float:
+        """Σw (n when unweighted): the normaliser of the (weighted) mean squared error."""
+        return self.sum_w if self.weighted else float(self.n)
+
+    def weights_from(self, *others: DesignStats) -> None:
+        """Take the weight bookkeeping of ``others`` together (for derived statistics)."""
+        self.weighted = any(o.weighted for o in others)
+        self.n_nonzero = sum(o.n_nonzero for o in others)
+        self.sum_w = float(sum(o.sum_w for o in others))
+        self.sum_log_w = float(sum(o.sum_log_w for o in others))
 
     # -- building -----------------------------------------------------------------------
     def _set_frame(self, V: np.ndarray) -> None:
@@ -150,23 +178,32 @@ class DesignStats:
         ok = np.isfinite(coarse) & (coarse >= lo) & (coarse <= hi) & (spread > 0)
         self.shift = np.where(ok, coarse, shift)
 
-    def update(self, X: np.ndarray, y: np.ndarray) -> None:
-        """Fold a block of rows in (X of shape (m, p), y of shape (m,))."""
+    def update(self, X: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> None:
+        """Fold a block of rows in (X of shape (m, p), y of shape (m,), weights w ≥ 0)."""
         V = np.empty((self.p + 1, len(y)))
         V[: self.p] = np.asarray(X, dtype=np.float64).T
         V[self.p] = y
-        self.update_columns(V)
+        self.update_columns(V, w=w)
 
     def update_columns(
-        self, V: np.ndarray, lo: np.ndarray | None = None, hi: np.ndarray | None = None
+        self,
+        V: np.ndarray,
+        lo: np.ndarray | None = None,
+        hi: np.ndarray | None = None,
+        w: np.ndarray | None = None,
     ) -> None:
         """Fold a block in, given column-wise: V of shape (p+1, m), rows x₁…x_p, y.
 
-        ``lo``/``hi`` are the block's column minima and maxima when the caller has them.
+        ``lo``/``hi`` are the block's column minima and maxima when the caller has them;
+        ``w`` the rows' weights (finite, ≥ 0; checked by the reader), for a weighted fit.
         """
         m = V.shape[1]
         if m == 0:
             return
+        if w is not None:
+            self.weighted = True
+        elif self.weighted:
+            w = np.ones(m)
         if self.shift is None:
             self._set_frame(V)
         lo = V.min(axis=1) if lo is None else lo
@@ -174,7 +211,17 @@ class DesignStats:
         self.lo = lo if self.lo is None else np.minimum(self.lo, lo)
         self.hi = hi if self.hi is None else np.maximum(self.hi, hi)
         self.n += m
-        self.pending.append(_scaled_diff(V, self.shift, self.scale))
+        Z = _scaled_diff(V, self.shift, self.scale)
+        if w is not None:
+            w = np.asarray(w, dtype=np.float64)
+            pos = w[w > 0]
+            self.n_nonzero += len(pos)
+            self.sum_w += math.fsum(pos)
+            self.sum_log_w += math.fsum(np.log(pos))
+            sw = np.sqrt(w)
+            Z *= sw
+            self.pending_sw.append(sw)
+        self.pending.append(Z)
         if self.factor is not None or self.n >= self.p + 2:
             self._fold()
 
@@ -189,6 +236,7 @@ class DesignStats:
         R2[:, 1:] *= ratio
         R2[0, 1:] += R2[0, 0] * (other.shift - self.shift) * self.scale
         out = DesignStats(self.p, self.n + other.n, self.shift, self.scale)
+        out.weights_from(self, other)
         out.R = _qr_r(np.vstack([self.R, R2]))
         out.lo = np.minimum(self.lo, other.lo)
         out.hi = np.maximum(self.hi, other.hi)
@@ -220,6 +268,7 @@ class DesignStats:
         A[:, J] is the R of R[:, J], exactly as if only those columns had been read)."""
         idx = np.asarray(columns, dtype=np.intp)
         out = DesignStats(len(idx), self.n)
+        out.weights_from(self)
         if self.shift is None:
             return out
         keep = np.concatenate([idx, [self.p]])
@@ -236,7 +285,8 @@ class DesignStats:
         order (levels seen by two processes, or in two files)."""
         missing = [j for j, i in enumerate(order) if i is None]
         out = DesignStats(self.p, self.n, self.shift, self.scale, self.factor, self.lo, self.hi)
-        out.pending = list(self.pending)
+        out.weights_from(self)
+        out.pending, out.pending_sw = list(self.pending), list(self.pending_sw)
         out.add_columns(len(missing))
         src = list(order)
         for k, j in enumerate(missing):
@@ -245,6 +295,7 @@ class DesignStats:
         if out.shift is None:
             return out
         res = DesignStats(len(order), out.n)
+        res.weights_from(out)
         res.shift, res.scale = out.shift[perm], out.scale[perm]
         res.lo, res.hi = out.lo[perm], out.hi[perm]
         if out.R is not None:

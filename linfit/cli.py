@@ -176,6 +176,44 @@ ExcludeOpt = Annotated[
         rich_help_panel=INPUT,
     ),
 ]
+WeightsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--weights",
+        help="Column of row weights w ≥ 0: weighted least squares, minimising Σ w·r² as R's "
+        "lm(weights=) (a zero weight keeps the row out of the fit and its degrees of freedom).",
+        show_default=False,
+        rich_help_panel=MODEL,
+    ),
+]
+CovOpt = Annotated[
+    str,
+    typer.Option(
+        "--cov",
+        help="Covariance of the coefficients: nonrobust, or heteroskedasticity-consistent HC0, "
+        "HC1, HC2, HC3 (statsmodels' names, R's sandwich::vcovHC types; a second pass over "
+        "the rows).",
+        rich_help_panel=MODEL,
+    ),
+]
+ByOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--by",
+        help="One fit per group of rows with equal values in this column (repeat or "
+        "comma-separate for several): a table row, CSV row or JSON model per group.",
+        show_default=False,
+        rich_help_panel=MODEL,
+    ),
+]
+MaxGroupsOpt = Annotated[
+    int,
+    typer.Option(
+        "--max-groups",
+        help="Most groups --by may make (each holds the statistics of a fit).",
+        rich_help_panel=MODEL,
+    ),
+]
 YOpt = Annotated[
     str | None,
     typer.Option(
@@ -595,6 +633,10 @@ def fit(
     y: YOpt = None,
     formula: FormulaOpt = None,
     exclude: ExcludeOpt = None,
+    weights: WeightsOpt = None,
+    cov: CovOpt = "nonrobust",
+    by: ByOpt = None,
+    max_groups: MaxGroupsOpt = 1000,
     method: MethodOpt = "lstsq",
     fmt: Annotated[
         Format, typer.Option("--format", "-f", help="Output on stdout.", rich_help_panel=OUTPUT)
@@ -687,6 +729,9 @@ def fit(
         from .solvers import Hooks, get_solver
 
         _finite("--level", level, 0.0, 1.0)
+        from .robust import cov_name
+
+        cov_type = cov_name(cov)
         xs, _, _ = _model_terms(x, y, formula, exclude)
         if json_ and _given(ctx, ("fmt",)) and fmt != Format.json:
             raise UsageError(f"--json and --format {fmt.value} contradict each other; use one")
@@ -740,6 +785,30 @@ def fit(
                 quiet,
             )
         sample = PLOT_SAMPLE if (plot or plot_file) else 0
+        if by:
+            return _fit_by(
+                data,
+                xs,
+                y,
+                by,
+                max_groups,
+                formula,
+                exclude,
+                weights,
+                cov_type,
+                csv_opts,
+                not no_intercept,
+                method,
+                options,
+                stats,
+                level,
+                save,
+                plot or plot_file,
+                engine,
+                json_,
+                fmt,
+                quiet,
+            )
         if engine == Engine.dask:
             from .dask_engine import read_dask
 
@@ -748,9 +817,10 @@ def fit(
                     f"method {method!r}{' with --batch-size' if method == 'gd' else ''} needs "
                     "the rows in one process; use --engine local"
                 )
-            if exclude:
+            if exclude or weights is not None or cov_type != "nonrobust":
                 raise UsageError(
-                    "--exclude is not available with --engine dask; list the features with --x"
+                    "--exclude, --weights and --cov are not available with --engine dask yet; "
+                    "use --engine local"
                 )
             ds = read_dask(
                 data, xs, y, csv_opts, not no_intercept, scheduler, workers, sample, formula
@@ -766,13 +836,18 @@ def fit(
                 sample=sample,
                 formula=formula,
                 exclude=_split(exclude, "--exclude"),
+                weights=weights,
             )
+        for path in spool:
+            ds.source = ds.source.replace(path, "<stdin>")
         _dropped_note(ds, quiet)
         log = EpochLogTable(ds.problem.features, not no_intercept)
         progress = EpochProgress(options.epochs, enabled=not quiet)
         hooks = Hooks(on_log=None if quiet else log, on_epoch=progress)
         try:
-            outcome = fit_problem(ds.problem, method, options, hooks, stats, level, ds.design)
+            outcome = fit_problem(
+                ds.problem, method, options, hooks, stats, level, ds.design, cov_type
+            )
         finally:
             progress.close()
             if not quiet:
@@ -824,7 +899,93 @@ def fit(
             _write_stdout(fit_table_text(model, ds.source))
         return 0
 
-    _run(work, traceback)
+    spool: list[str] = []  # stdin's temporary copy (shown as <stdin>)
+
+    def spooled() -> int:
+        """--cov HC reads the rows twice: stdin is copied to a temporary file first."""
+        nonlocal data
+        if cov.lower() == "nonrobust" or by or engine != Engine.local or "-" not in data:
+            return work()
+        from .robust import spooled_stdin
+
+        with spooled_stdin(list(data)) as paths:
+            data = paths
+            spool.extend(p for p in paths if p.endswith("/stdin.csv") and "linfit-stdin-" in p)
+            return work()
+
+    _run(spooled, traceback)
+
+
+def _fit_by(
+    data,
+    xs,
+    y,
+    by,
+    max_groups,
+    formula,
+    exclude,
+    weights,
+    cov_type,
+    csv_opts,
+    intercept,
+    method,
+    options,
+    stats,
+    level,
+    save,
+    plot,
+    engine,
+    json_,
+    fmt,
+    quiet,
+) -> int:
+    """fit --by: one model per group, one pass; exit 1 when a group's fit failed."""
+    from .groups import (
+        check_by_options,
+        fit_groups,
+        groups_csv,
+        groups_doc,
+        groups_grid,
+        read_groups,
+        read_groups_formula,
+    )
+    from .io import expand_inputs
+    from .layout import output_width, render
+    from .report import dumps
+    from .solvers import get_solver
+
+    names = _split(by, "--by") or []
+    if max_groups < 1:
+        raise UsageError(f"--max-groups must be at least 1, not {max_groups}")
+    if engine == Engine.dask:
+        raise UsageError("--by is not available with --engine dask yet; use --engine local")
+    check_by_options(names, save, plot, cov_type, get_solver(method).needs_rows(options))
+    paths = expand_inputs(data)
+    if formula is not None:
+        grouped = read_groups_formula(
+            paths, formula, names, csv_opts, intercept, weights, max_groups
+        )
+    else:
+        excluded = _split(exclude, "--exclude")
+        grouped = read_groups(paths, xs, y, names, csv_opts, excluded, weights, max_groups)
+    if grouped.report.rows_dropped:
+        r = grouped.report
+        _note(
+            f"dropped {r.rows_dropped:,} of {r.rows_read:,} rows with a missing value (first at "
+            f"line {r.first_dropped_line})",
+            quiet,
+        )
+    fits = fit_groups(grouped, intercept, method, options, stats, level)
+    for gf in fits:
+        for n in gf.notes:
+            _note(f"{', '.join(f'{k}={v}' for k, v in gf.values.items())}: {n}", quiet)
+    if json_ or fmt == Format.json:
+        _write_stdout(dumps(groups_doc(grouped, fits)) + "\n")
+    elif fmt == Format.csv:
+        _write_stdout(groups_csv(grouped, fits, intercept))
+    else:
+        _write_stdout(render(groups_grid(grouped, fits, intercept), output_width(sys.stdout)))
+    return 1 if any(gf.error for gf in fits) else 0
 
 
 @app.command(cls=_Command, help=PREDICT_HELP)
@@ -994,6 +1155,7 @@ def compare(
     y: YOpt = None,
     formula: FormulaOpt = None,
     exclude: ExcludeOpt = None,
+    weights: WeightsOpt = None,
     fmt: Annotated[
         Format,
         typer.Option("--format", "-f", help="table, json or csv.", rich_help_panel=OUTPUT),
@@ -1089,6 +1251,7 @@ def compare(
             keep_all_rows=needs,
             formula=formula,
             exclude=_split(exclude, "--exclude"),
+            weights=weights,
         )
         _dropped_note(ds, quiet)
         rows = run_methods(ds.problem, names, options)

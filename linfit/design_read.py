@@ -42,6 +42,9 @@ class DesignPart:
     sample: Reservoir | None = None
     clean: bool = True  # read as one range: no quote or lone CR made the cuts doubtful
     why_no_rows: str = "the rows were not kept in memory (more than 4,194,304 values)"
+    weights: str | None = None  # the weights column (a weighted fit), as the user named it
+    w_col: str | None = None  # ... and as the header names it
+    kept_w: list[np.ndarray] | None = None  # the kept rows' weights, block by block
 
     def merge(self, other: DesignPart) -> DesignPart:
         """Both parts as one (other's rows come after this one's): levels and columns are
@@ -96,6 +99,9 @@ class DesignPart:
         report = self.report.merge(other.report)
         clean = self.clean and other.clean
         out = DesignPart(mine, left.merge(right), report, self.source, blocks, sample, clean)
+        out.weights, out.w_col = self.weights, self.w_col
+        if blocks is not None and self.kept_w is not None and other.kept_w is not None:
+            out.kept_w = self.kept_w + other.kept_w
         if blocks is None:
             out.why_no_rows = self.why_no_rows if self.blocks is None else other.why_no_rows
         return out
@@ -132,6 +138,8 @@ def new_part(
     keep_rows: bool,
     sample: int,
     seed: int = 0,
+    weights: str | None = None,
+    w_col: str | None = None,
 ) -> DesignPart:
     """An empty part for an input with this header: the formula parsed against it (which
     gives ``.`` its meaning; ``intercept=False`` drops the intercept as ``- 1`` does)."""
@@ -139,7 +147,7 @@ def new_part(
     if not intercept:
         parsed = dataclasses.replace(parsed, intercept=False)
     design = Design(parsed, header, source, options.na)
-    return DesignPart(
+    part = DesignPart(
         design,
         DesignStats(0),
         ReadReport(),
@@ -147,6 +155,9 @@ def new_part(
         [] if keep_rows else None,
         Reservoir(sample, seed=seed) if sample else None,
     )
+    part.weights, part.w_col = weights, w_col
+    part.kept_w = [] if keep_rows and w_col is not None else None
+    return part
 
 
 def fold_frame(part: DesignPart, frame, lines: np.ndarray, options: CsvOptions) -> None:
@@ -161,6 +172,11 @@ def fold_frame(part: DesignPart, frame, lines: np.ndarray, options: CsvOptions) 
 
     cells = {c: np.char.strip(frame[c].to_numpy(dtype=object).astype(str)) for c in design.columns}
     V, keep = design.transform(cells, lines, parse, is_number)
+    w = None
+    if part.w_col is not None:
+        w_cells = np.char.strip(frame[part.w_col].to_numpy(dtype=object).astype(str))
+        w = parse(w_cells, part.w_col, lines)
+        V, keep, w = weigh_rows(V, keep, w, part.w_col, lines, part.source, options.na)
     report.rows_read += len(lines)
     dropped = int((~keep).sum())
     if dropped:
@@ -170,7 +186,7 @@ def fold_frame(part: DesignPart, frame, lines: np.ndarray, options: CsvOptions) 
     stats.add_columns(len(design.full) - stats.p)  # levels first seen in this block
     if V.shape[1] == 0:
         return
-    stats.update_columns(V)
+    stats.update_columns(V, w=w)
     sample = part.sample
     if sample is not None:
         if sample.X is not None and sample.X.shape[1] < stats.p:
@@ -179,8 +195,10 @@ def fold_frame(part: DesignPart, frame, lines: np.ndarray, options: CsvOptions) 
     if part.blocks is not None:
         if sum(b.size for b in part.blocks) + V.size <= KEEP_VALUES:
             part.blocks.append(V)
+            if part.kept_w is not None and w is not None:
+                part.kept_w.append(w)
         else:
-            part.blocks = None
+            part.blocks = part.kept_w = None
 
 
 def read_part(
@@ -192,6 +210,7 @@ def read_part(
     sample: int,
     stream=None,
     reopen=None,
+    weights: str | None = None,
 ) -> DesignPart:
     """One input through the formula, in one pass. ``stream``/``reopen``: read this
     instead of opening ``path`` (a range of it)."""
@@ -210,13 +229,35 @@ def read_part(
     return part
 
 
-def read_range(path, options, header: bytes, start, end, formula, intercept, sample):
+def weigh_rows(V, keep, w, name, lines, source, na):
+    """Drop (or with --na raise, refuse) the design's rows whose weight is missing; refuse a
+    negative weight. Returns the design, the kept-row mask and the kept rows' weights."""
+    from .io import negative_weight
+
+    missing = np.isnan(w) & keep
+    if missing.any():
+        if na == "raise":
+            line = int(lines[np.flatnonzero(missing)[0]])
+            raise DataError(
+                f"{source}: missing value in column {name!r} at line {line}; fix the file or "
+                "pass --na drop to skip such rows"
+            )
+        V = V[:, ~missing[keep]]
+        keep = keep & ~missing
+    neg = keep & (w < 0)
+    if neg.any():
+        r = int(np.flatnonzero(neg)[0])
+        raise DataError(negative_weight(source, name, int(lines[r]), float(w[r])))
+    return V, keep, w[keep]
+
+
+def read_range(path, options, header: bytes, start, end, formula, intercept, sample, weights):
     """Bytes [start, end) of ``path`` (header prepended) through the formula (no rows kept):
     one of the parts of a file read by several processes."""
     from .parallel import range_opener
 
     reopen = range_opener(path, header, start, end)
-    return read_part(path, formula, options, intercept, False, sample, reopen(), reopen)
+    return read_part(path, formula, options, intercept, False, sample, reopen(), reopen, weights)
 
 
 def read_file(
@@ -226,6 +267,7 @@ def read_file(
     intercept: bool,
     keep_all_rows: bool,
     sample: int,
+    weights: str | None = None,
 ) -> DesignPart:
     """One file through the formula: a large file in ranges read by two processes (no rows
     kept), merged in order; otherwise, or when a range is doubtful, in this process."""
@@ -237,7 +279,7 @@ def read_file(
         header, options = reader.header_bytes, reader.options
         reader.close()
         parts = read_ranges(
-            read_range, path, options, header, (formula, intercept, sample), workers
+            read_range, path, options, header, (formula, intercept, sample, weights), workers
         )
         if parts is not None and all(p.clean for p in parts):
             import functools
@@ -246,7 +288,7 @@ def read_file(
             total.blocks = None
             total.why_no_rows = "the file was read by several processes, which keep no rows"
             return total
-    return read_part(path, formula, csv, intercept, True, sample)
+    return read_part(path, formula, csv, intercept, True, sample, weights=weights)
 
 
 def finish(part: DesignPart, source: str) -> Dataset:
@@ -282,6 +324,9 @@ def finish(part: DesignPart, source: str) -> Dataset:
         y,
         source=source,
     )
+    problem.weights = part.weights
+    if X is not None and part.kept_w is not None:
+        problem.w = np.concatenate(part.kept_w)
     if X is None:
         problem.where_rows = part.why_no_rows
     return Dataset(problem, part.report, source, sample, design=spec)

@@ -58,6 +58,7 @@ def read_dataset(
     sample: int = 0,
     formula: str | None = None,
     exclude: list[str] | None = None,
+    weights: str | None = None,
 ) -> Dataset:
     """Read the input once into statistics (and the rows, when they fit or are needed).
 
@@ -67,21 +68,33 @@ def read_dataset(
     random sample of that many rows (for plots). ``formula`` (Wilkinson notation, e.g.
     ``"mpg ~ wt * hp + C(cyl)"``) reads the input through its terms instead of ``x``/``y``;
     ``intercept=False`` then drops the intercept as ``- 1`` does. ``exclude`` leaves
-    columns out of the default features.
+    columns out of the default features. ``weights`` names a column of row weights w ≥ 0:
+    the fit then minimises Σ w·r², as R's ``lm(weights=)``.
     """
     paths = expand_inputs(path)
     if formula is not None:
-        return _read_formula(paths, formula, csv, intercept, keep_all_rows, sample)
+        data = _read_formula(paths, formula, csv, intercept, keep_all_rows, sample, weights)
+        if data.problem.X is None:
+            from .robust import reread_design_rows
+
+            data.problem.reread = functools.partial(
+                reread_design_rows, paths, data.design, csv, weights
+            )
+        return data
     from .parallel import map_files, workers_for_files
 
     args = (x, y, csv, intercept, keep_all_rows, sample, exclude)
     workers = workers_for_files(paths, keep_all_rows)
     if workers > 1:  # the files are large together: no rows are kept, only statistics
-        parts = map_files(_read_one, paths, (*args, False), workers)  # keep_rows=False
+        parts = map_files(_read_one, paths, (*args, False, weights), workers)  # keep no rows
     else:
-        parts = [_read_one(p, *args) for p in paths]
+        parts = [_read_one(p, *args, True, weights) for p in paths]
     data = parts[0] if len(parts) == 1 else _combine(parts, keep_all_rows)
     check_names(data.problem.features, data.problem.target, data.source)
+    if data.problem.X is None:
+        from .robust import reread_rows
+
+        data.problem.reread = functools.partial(reread_rows, paths, x, y, csv, exclude, weights)
     return data
 
 
@@ -97,16 +110,19 @@ def _combine(parts: list[Dataset], keep_all_rows: bool) -> Dataset:
     from .parallel import Part
 
     total = functools.reduce(Part.merge, [Part(p.problem.stats, p.report, p.sample) for p in parts])
-    X = Y = None
+    X = Y = W = None
     if all(p.problem.X is not None for p in parts):
         size = sum(p.problem.X.size + p.problem.y.size for p in parts)
         if keep_all_rows or size <= KEEP_ROWS:
             X = np.concatenate([p.problem.X for p in parts])
             Y = np.concatenate([p.problem.y for p in parts])
+            if first.w is not None:
+                W = np.concatenate([p.problem.w for p in parts])
     source = f"{parts[0].source} and {len(parts) - 1} more file{'s' if len(parts) > 2 else ''}"
     problem = Problem(
         total.stats, list(first.features), first.target, first.intercept, X, Y, source=source
     )
+    problem.w, problem.weights = W, first.weights
     if X is None:
         problem.where_rows = (
             not_kept()
@@ -126,12 +142,13 @@ def _read_one(
     sample: int,
     exclude: list[str] | None = None,
     keep_rows: bool = True,
+    weights: str | None = None,
 ) -> Dataset:
     reader = CsvReader(path, csv)
     report = ReadReport()
     reservoir = Reservoir(sample) if sample else None
     try:
-        sel = reader.select(x, y, exclude)
+        sel = reader.select(x, y, exclude, weights)
         check_width(len(sel.x_idx), reader.name, intercept)
         from .parallel import read_parallel, workers_for
 
@@ -141,17 +158,19 @@ def _read_one(
             if stats.n == 0:
                 no_rows(reader.name, report)
             problem = Problem(stats, list(sel.x_names), sel.y_name, intercept, source=reader.name)
+            problem.weights = weights
             problem.where_rows = "the file was read by several processes, which keep no rows"
             return Dataset(problem, report, reader.name, reservoir)
         stats = DesignStats(len(sel.x_idx))
         Xs: list[np.ndarray] = []
         ys: list[np.ndarray] = []
+        ws: list[np.ndarray] = []
         kept = 0
         keep = keep_rows
         why = not_kept()
         checked = False
         for block in reader.blocks(sel, report):
-            stats.update_columns(block.V, block.lo, block.hi)
+            stats.update_columns(*block.data, w=block.w)
             if reservoir is not None:
                 reservoir.add(block.X, block.y)
             if keep:
@@ -159,12 +178,14 @@ def _read_one(
                 if keep_all_rows or kept <= KEEP_ROWS:
                     Xs.append(block.X)
                     ys.append(block.y)
+                    if block.w is not None:
+                        ws.append(block.w)
                 else:
-                    keep, Xs, ys = False, [], []
+                    keep, Xs, ys, ws = False, [], [], []
             if keep and not keep_all_rows and not checked and kept >= CHECK_VALUES:
                 checked = True
                 if _certified_so_far(stats, list(sel.x_names), intercept):
-                    keep, Xs, ys = False, [], []
+                    keep, Xs, ys, ws = False, [], [], []
                     why = (
                         f"its rows were not kept for refinement: after the first {stats.n:,} "
                         "rows the fit looked certain to need none"
@@ -176,6 +197,9 @@ def _read_one(
     X = np.concatenate(Xs) if keep and Xs else None
     Y = np.concatenate(ys) if keep and ys else None
     problem = Problem(stats, list(sel.x_names), sel.y_name, intercept, X, Y, source=reader.name)
+    problem.weights = weights
+    if X is not None and weights is not None:
+        problem.w = np.concatenate(ws)
     if X is None:
         problem.where_rows = why
     return Dataset(problem, report, reader.name, reservoir)
@@ -188,14 +212,15 @@ def _read_formula(
     intercept: bool,
     keep_all_rows: bool,
     sample: int,
+    weights: str | None = None,
 ) -> Dataset:
     """Read every input through the formula (one process each, in order) and merge."""
     from .design_read import finish, read_file
 
-    first = read_file(paths[0], formula, csv, intercept, keep_all_rows, sample)
+    first = read_file(paths[0], formula, csv, intercept, keep_all_rows, sample, weights)
     parsed = first.design.formula  # '.' means the first file's columns, in every file
     parts = [first] + [
-        read_file(p, parsed, csv, intercept, keep_all_rows, sample) for p in paths[1:]
+        read_file(p, parsed, csv, intercept, keep_all_rows, sample, weights) for p in paths[1:]
     ]
     total = functools.reduce(lambda a, b: a.merge(b), parts)
     source = parts[0].source
@@ -238,13 +263,21 @@ def fit_problem(
     stats: bool | None = None,
     level: float = 0.95,
     design: object | None = None,
+    cov: str = "nonrobust",
 ) -> Outcome:
     """Fit ``problem`` with the solver registered as ``method`` (``design``: the formula's
-    design the problem was read through, stored in the model for predict)."""
+    design the problem was read through, stored in the model for predict; ``cov``: the
+    coefficients' covariance, "nonrobust" or a heteroskedasticity-consistent HC0…HC3, which
+    costs a second pass over the rows)."""
     from .solvers.lstsq import original_cond
 
     options = options or SolverOptions()
     spec = get_solver(method)
+    if problem.stats.weighted and problem.stats.n_nonzero == 0:
+        raise DataError(
+            f"{problem.source}: every row's weight is 0, so no row is left to fit; check the "
+            "weights column"
+        )
     if spec.needs_rows(options) and problem.X is None:
         raise DataError(
             f"method {method!r} needs the rows in memory; read the data with keep_all_rows"
@@ -290,6 +323,7 @@ def fit_problem(
         solver=solver,
         history=_history(problem, result.history),
         design=design,
+        weights=problem.weights,
     )
     model.metrics["cond"] = cond
     if problem.intercept:
@@ -297,10 +331,33 @@ def fit_problem(
         model.c = center_y if center_y is not None else st.center_intercept(b, w)
     want_stats = (method == "lstsq") if stats is None else stats
     if want_stats and not result.rank_deficient:
-        from .inference import compute
+        from .inference import compute, design_factor
 
+        meat = None
+        if cov != "nonrobust":
+            from . import robust
+
+            if problem.X is not None:
+                rows = robust.kept_rows(problem.X, problem.y, problem.w)
+            elif problem.reread is not None:
+                rows = problem.reread()
+            else:
+                raise DataError(f"{problem.source}: --cov {cov} needs the rows a second time")
+            R, shift = design_factor(st, problem.intercept)
+            scale = st.scale[: len(problem.features)]
+            meat = robust.meat(
+                rows,
+                R,
+                shift,
+                scale,
+                problem.intercept,
+                model.predict,
+                cov,
+                st.nobs,
+                problem.source,
+            )
         model.stats, model.inference = compute(
-            st, problem.features, problem.intercept, w, b, rss, level, cond
+            st, problem.features, problem.intercept, w, b, rss, level, cond, meat, cov
         )
         if method != "lstsq":
             model.stats["assumes_convergence"] = True

@@ -42,11 +42,17 @@ def compute(
     rss: float,
     level: float,
     cond: float,
+    meat: np.ndarray | None = None,
+    cov_type: str = "nonrobust",
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The ``stats`` block (coef, fit) and the ``inference`` block of the model document."""
+    """The ``stats`` block (coef, fit) and the ``inference`` block of the model document.
+
+    ``meat``: C = Σ ωᵢzᵢzᵢᵀ of a heteroskedasticity-consistent ``cov_type`` (linfit.robust);
+    the covariance is then the sandwich R⁻¹CR⁻ᵀ (in the frame) instead of σ²R⁻¹R⁻ᵀ, t and p
+    stay on the residual df (as lmtest::coeftest), and F is the Wald test of the slopes."""
     from scipy.special import fdtrc, stdtr, stdtrit
 
-    n, p = stats.n, len(features)
+    n, p = stats.nobs, len(features)  # weighted: rows of nonzero weight, as R counts them
     k = p + int(intercept)
     df = n - k
     R, shift = design_factor(stats, intercept)
@@ -62,6 +68,10 @@ def compute(
             L = J @ L  # of (b, w)
         est = np.concatenate([[b], w]) if intercept else np.asarray(w, dtype=float)
         se = sigma * np.linalg.norm(L, axis=1)
+        V = None
+        if meat is not None:
+            V = L @ meat @ L.T  # Cov(b, w) (or w): the sandwich
+            se = np.sqrt(np.diag(V))
         t = est / se
         pval = 2.0 * stdtr(df, -np.abs(t)) if df > 0 else np.full(k, np.nan)
         tcrit = float(stdtrit(df, 1.0 - (1.0 - level) / 2.0)) if df > 0 else float("nan")
@@ -83,9 +93,16 @@ def compute(
     df_model = p
     # F = ((TSS − SSE)/df_model) / (SSE/df), as ratios of norms (no overflow)
     f = _safe(lambda: ((1.0 - q * q) / df_model) / (q * q / df)) if df > 0 else float("nan")
+    if V is not None and df > 0 and df_model > 0:  # Wald F of the slopes, robust covariance
+        j = slice(1, None) if intercept else slice(None)
+        f = _safe(lambda: float(est[j] @ np.linalg.solve(V[j, j], est[j])) / df_model)
     f_p = float(fdtrc(df_model, df, f)) if df > 0 and math.isfinite(f) else float("nan")
+    # R's logLik.lm: weighted, ½Σlog w (nonzero w) − N/2·(log 2π + 1 − log N + log Σw·r²)
     loglik = _safe(
-        lambda: -0.5 * n * (math.log(2 * math.pi) + 2 * math.log(rss / math.sqrt(n)) + 1.0)
+        lambda: (
+            0.5 * stats.sum_log_w
+            - 0.5 * n * (math.log(2 * math.pi) + 2 * math.log(rss / math.sqrt(n)) + 1.0)
+        )
     )
     adj = _safe(lambda: 1.0 - (1.0 - r2) * ((n - 1) if intercept else n) / df)
     fit = {
@@ -103,6 +120,7 @@ def compute(
         "bic": -2.0 * loglik + k * math.log(n),
         "cond": cond,
         "level": level,
+        "cov_type": cov_type,
     }
     inference = {
         "intercept": intercept,
@@ -112,6 +130,10 @@ def compute(
         "sigma": fit["sigma"],
         "df_resid": df,
     }
+    if meat is not None:  # the sandwich in the frame, R⁻¹CR⁻ᵀ, for predict's intervals
+        with np.errstate(all="ignore"):
+            inference["cov_type"] = cov_type
+            inference["cov_frame"] = (Rinv @ meat @ Rinv.T).tolist()
     return {"coef": coef, "fit": fit}, inference
 
 
@@ -129,8 +151,12 @@ def intervals(
     A = (X - shift) * d
     if inference["intercept"]:
         A = np.column_stack([np.ones(len(X)), A])
-    Z = np.linalg.solve(R.T, A.T)  # R⁻ᵀ a for every row
-    var = sigma**2 * np.einsum("ij,ij->j", Z, Z)
+    if inference.get("cov_frame") is not None:  # a robust (HC) covariance: aᵀ V a
+        V = np.asarray(inference["cov_frame"], dtype=np.float64)
+        var = np.einsum("ij,jk,ik->i", A, V, A)
+    else:
+        Z = np.linalg.solve(R.T, A.T)  # R⁻ᵀ a for every row
+        var = sigma**2 * np.einsum("ij,ij->j", Z, Z)
     if kind == "prediction":
         var = var + sigma**2
     half = float(stdtrit(df, 1.0 - (1.0 - level) / 2.0)) * np.sqrt(var)

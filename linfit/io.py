@@ -122,12 +122,15 @@ class Selection:
     y_idx: int
     x_names: tuple[str, ...]
     y_name: str
+    w_idx: int | None = None  # the weights column (--weights), read after the target
+    w_name: str | None = None
 
 
 @dataclass
 class Block:
     """One block of validated rows, stored column by column: V[j] is column j (features
-    first, then the target), with each column's minimum and maximum."""
+    first, then the target, then the weights when chosen), with each column's minimum and
+    maximum."""
 
     V: np.ndarray  # (p + 1, m) float64
     p: int
@@ -142,6 +145,17 @@ class Block:
     @property
     def y(self) -> np.ndarray:
         return self.V[self.p]
+
+    @property
+    def w(self) -> np.ndarray | None:
+        """The rows' weights (None when no weights column was chosen)."""
+        return self.V[self.p + 1] if self.V.shape[0] > self.p + 1 else None
+
+    @property
+    def data(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """V, lo and hi of the features and target only (without the weights)."""
+        k = self.p + 1
+        return self.V[:k], self.lo[:k], self.hi[:k]
 
 
 @dataclass
@@ -484,6 +498,14 @@ def parse_text_column(
     return num
 
 
+def negative_weight(source: str, column: str | None, line: int, value: float) -> str:
+    """The message for a negative weight (R's lm refuses them too)."""
+    return (
+        f"{source}: negative weight {value:g} in column {quote(column)} at line {line}; "
+        "weights must be finite and ≥ 0 (0 leaves a row out of the fit): fix that row"
+    )
+
+
 def numeric_cells(values, options: CsvOptions) -> np.ndarray:
     """Which text cells :func:`parse_text_column` reads as a number or as missing (so that a
     column with any other cell is text: categorical in a formula, as R makes a factor)."""
@@ -655,10 +677,26 @@ class CsvReader:
         )
 
     def select(
-        self, x: Sequence[str] | None, y: str | None, exclude: Sequence[str] | None = None
+        self,
+        x: Sequence[str] | None,
+        y: str | None,
+        exclude: Sequence[str] | None = None,
+        weights: str | None = None,
     ) -> Selection:
         """Choose the target and feature columns (defaults: y last, x every other column
-        but those in ``exclude``)."""
+        but those in ``exclude`` and the ``weights`` column)."""
+        if weights is not None:
+            w_idx = self.resolve(weights)
+            sel = self.select(x, y, [*(exclude or ()), weights])
+            if w_idx == sel.y_idx or w_idx in sel.x_idx:
+                role = "target (--y)" if w_idx == sel.y_idx else "a feature (--x)"
+                raise DataError(
+                    f"{self.name}: column {quote(self.columns[w_idx])} is both the weights "
+                    f"(--weights) and {role}; choose it once"
+                )
+            return Selection(
+                sel.x_idx, sel.y_idx, sel.x_names, sel.y_name, w_idx, self.columns[w_idx]
+            )
         if len(self.columns) < 2 and (not x):
             hint = ""
             for mark, name in ((";", "';'"), ("\t", "tab"), ("|", "'|'")):
@@ -780,8 +818,9 @@ class CsvReader:
     def blocks(
         self, sel: Selection, report: ReadReport, chunk_rows: int | None = None
     ) -> Iterator[Block]:
-        """Validated float64 blocks of the chosen columns; drops or refuses missing values."""
-        wanted = [*sel.x_idx, sel.y_idx]
+        """Validated float64 blocks of the chosen columns; drops or refuses missing values
+        (a missing weight drops its row too); a negative weight is an error naming its line."""
+        wanted = [*sel.x_idx, sel.y_idx] + ([] if sel.w_idx is None else [sel.w_idx])
         if chunk_rows is None:
             chunk_rows = max(1 << 14, min(1 << 20, (1 << 21) // max(1, len(wanted))))
         wide = len(self.columns) > WIDE_HEADER
@@ -802,6 +841,10 @@ class CsvReader:
                 V, kept = self._drop_missing(V, wanted, lines, report)
                 lines = np.asarray(lines)[kept]
                 lo, hi = V.min(axis=1, initial=np.inf), V.max(axis=1, initial=-np.inf)
+            if sel.w_idx is not None and lo[-1] < 0:
+                r = int(np.flatnonzero(V[-1] < 0)[0])
+                line = _line_of(lines, r)
+                raise DataError(negative_weight(self.name, sel.w_name, line, V[-1, r]))
             yield Block(V, len(sel.x_idx), int(lines[0]) if len(lines) else 0, lo, hi)
 
     def _drop_missing(self, V, wanted, lines: Lines, report: ReadReport):

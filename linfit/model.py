@@ -73,6 +73,8 @@ class LinearModel:
     design: Any = None  # design.DesignSpec
     #: fit --diagnostics' summary (outliers, influence, residual tests): reported, not read.
     diagnostics: dict[str, Any] | None = None
+    #: The weights column of a weighted fit (R's lm(weights=)), or None.
+    weights: str | None = None
     #: The file the model was loaded from, for messages (not part of the document).
     source: str | None = field(default=None, compare=False, repr=False)
 
@@ -133,6 +135,8 @@ class LinearModel:
             doc["formula"] = self.design.to_data()
         if self.diagnostics is not None:
             doc["diagnostics"] = self.diagnostics
+        if self.weights is not None:
+            doc["weights"] = self.weights
         return _finite_or_null(doc)
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -237,6 +241,7 @@ class LinearModel:
             inference=inference,
             data=v.optional("data", doc.get("data"), dict, "an object") or {},
             design=design,
+            weights=v.optional("weights", doc.get("weights"), str, "a column name"),
             source=source,
         )
 
@@ -349,6 +354,16 @@ def _check_inference(v: _Checker, inf: dict[str, Any], p: int, intercept: bool) 
     if sigma < 0:
         v.fail("inference.sigma", "a number ≥ 0, or null", sigma)
     v.count("inference.df_resid", inf.get("df_resid"))
+    cov = inf.get("cov_frame")
+    if cov is not None:  # a robust (HC) covariance in the frame: k×k numbers
+        matrix = f"a {k}×{k} matrix (a list of {k} lists of {k} numbers)"
+        if not isinstance(cov, list) or len(cov) != k:
+            v.fail("inference.cov_frame", matrix, cov)
+        for row in cov:
+            if not isinstance(row, list) or len(row) != k:
+                v.fail("inference.cov_frame", f"a list of {k} numbers", row, " (as a row)")
+            for x in row:
+                v.number("inference.cov_frame", x)
 
 
 def _check_history(v: _Checker, history: Any) -> list[dict[str, Any]]:

@@ -158,7 +158,7 @@ def read_range(path, options, header: bytes, start, end, sel: Selection, sample:
     reservoir = Reservoir(sample, seed=start) if sample else None
     try:
         for block in reader.blocks(sel, report):
-            stats.update_columns(block.V, block.lo, block.hi)
+            stats.update_columns(*block.data, w=block.w)
             if reservoir is not None:
                 reservoir.add(block.X, block.y)
     finally:

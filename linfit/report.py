@@ -45,11 +45,20 @@ def _model_text(model: LinearModel) -> str:
     return f"{model.target} ~ {' + '.join(model.features)}"
 
 
+def _cov_text(model: LinearModel) -> str:
+    """Which covariance the standard errors use, when not the classical one."""
+    cov = ((model.stats or {}).get("fit") or {}).get("cov_type", "nonrobust")
+    return "" if cov == "nonrobust" else f" ({cov} standard errors)"
+
+
 def fit_heading(model: LinearModel, source: str) -> str:
     """One line naming the method, the model and the data."""
     return (
         f"linfit · {model.method} · {_model_text(model)}"
-        f"{'' if model.intercept else ' (no intercept)'}  [{source}, n = {model.n_samples}]"
+        f"{'' if model.intercept else ' (no intercept)'}"
+        f"{'' if model.weights is None else f' (weighted by {model.weights})'}"
+        f"{_cov_text(model)}"
+        f"  [{source}, n = {model.n_samples}]"
     )
 
 

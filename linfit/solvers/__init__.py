@@ -7,7 +7,7 @@ prints, and reports progress through ``hooks``. Register one with ``@register("n
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,6 +28,10 @@ class Problem:
     y: np.ndarray | None = None
     where_rows: str = "the rows were not kept in memory"  # why X is None, for notices
     source: str = "the data"  # the input's name, for messages
+    weights: str | None = None  # the weights column's name (a weighted fit)
+    w: np.ndarray | None = None  # the kept rows' weights, when weighted and kept
+    #: Reads the rows again, in (X, y, w) blocks, when they were not kept (for --cov HC)
+    reread: Callable[[], Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]] | None = None
 
     @property
     def n(self) -> int:

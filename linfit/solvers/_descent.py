@@ -142,7 +142,7 @@ def coordinates(problem: Problem, scaled: str | bool = True) -> Coordinates:
     scale = "standard" if scaled is True else scale_name(scaled)
     st = problem.stats
     p = len(problem.features)
-    n = st.n
+    n = st.total_weight  # Σw for weighted rows: the weighted ½·MSE
     Rc = st.centred()
     # sd(y) with an intercept, root mean square of y without one (1 when y is all zero)
     y_col = Rc[:, -1] if problem.intercept else st.raw()[:, -1]
@@ -212,7 +212,7 @@ def quadratic(problem: Problem, co: Coordinates) -> Quadratic:
     """The loss of ``problem`` in the coordinates ``co``, as a small triangular system."""
     st = problem.stats
     p = len(problem.features)
-    n = st.n
+    n = st.total_weight
     if problem.intercept and co.scaled:
         Rc = st.centred()
         k = Rc.shape[0]

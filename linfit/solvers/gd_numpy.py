@@ -41,12 +41,16 @@ def solve(problem: Problem, options: SolverOptions, hooks: Hooks) -> FitResult:
         Z, y = co.rows(problem.X, problem.y)  # whitened: Z = ((X − x̄)/sd)·L⁻¹
         n, p = Z.shape
         bs = max(1, int(options.batch_size))
+        # weighted rows: each error times w/mean(w) (the weighted ½·MSE, unbiased per batch)
+        wn = None if problem.w is None else problem.w * (n / problem.stats.total_weight)
         while reason is None:
             order = rng.permutation(n)
             for start in range(0, n, bs):
                 idx = order[start : start + bs]
                 Zb, yb = Z[idx], y[idx]
                 err = yb - Zb @ theta[:p] - (theta[p] if co.intercept else 0.0)
+                if wn is not None:
+                    err = err * wn[idx]
                 g = np.empty_like(theta)
                 g[:p] = -(Zb.T @ err) / len(idx)
                 if co.intercept:

@@ -89,6 +89,11 @@ def solve(problem: Problem, options: SolverOptions, hooks: Hooks) -> FitResult:
     for start, Zb, yb in co.row_blocks(problem.X, problem.y, BLOCK_ROWS):
         Z[start : start + len(yb)] = torch.as_tensor(Zb, dtype=dtype)
         y[start : start + len(yb)] = torch.as_tensor(yb, dtype=dtype)
+    # weighted rows: each squared error times w/mean(w), so the mean is Σw·r²/Σw
+    wn = None
+    if problem.w is not None:
+        wn = torch.as_tensor(problem.w * (n / problem.stats.total_weight), dtype=dtype)
+        wn = wn.to(device)
     torch.manual_seed(options.seed)
     theta0 = co.initial(p, lambda k: torch.randn(k).double().numpy())
     w = torch.as_tensor(theta0[:p], dtype=dtype, device=device).requires_grad_(True)
@@ -101,9 +106,11 @@ def solve(problem: Problem, options: SolverOptions, hooks: Hooks) -> FitResult:
     bs = None if options.batch_size is None else max(1, int(options.batch_size))
     gen = torch.Generator(device="cpu").manual_seed(options.seed)
 
-    def forward(Zb, yb):
+    def forward(Zb, yb, wb=None):
         y_hat = Zb @ w + b
-        return ((y_hat - yb) ** 2).mean() / 2
+        if wb is None:
+            return ((y_hat - yb) ** 2).mean() / 2
+        return (wb * (y_hat - yb) ** 2).mean() / 2
 
     def update() -> None:
         with torch.no_grad():
@@ -116,7 +123,7 @@ def solve(problem: Problem, options: SolverOptions, hooks: Hooks) -> FitResult:
         device buffers' row ``e``), then take that epoch's update(s)."""
         for t in params:
             t.grad = None
-        loss = forward(Z, y)
+        loss = forward(Z, y, wn)
         loss.backward()
         with torch.no_grad():
             out_loss[e] = loss.detach()
@@ -130,7 +137,7 @@ def solve(problem: Problem, options: SolverOptions, hooks: Hooks) -> FitResult:
             idx = order[start : start + bs]
             for t in params:
                 t.grad = None
-            forward(Z[idx], y[idx]).backward()
+            forward(Z[idx], y[idx], None if wn is None else wn[idx]).backward()
             update()
 
     most = HOST_CHUNK if torch.device(device).type == "cpu" else CHUNK

@@ -245,7 +245,13 @@ def _shifted_design(problem: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarra
         lo = np.empty((n, p + 1))
         lo[:, :p] = dl * d
         lo[:, p] = -yl * e
-    return hi, lo, yh * e
+        ys = yh * e
+        if problem.w is not None:  # weighted rows: each row times √w (R's lm.wfit)
+            sw = np.sqrt(problem.w)
+            hi *= sw[:, None]
+            lo *= sw[:, None]
+            ys = ys * sw
+    return hi, lo, ys
 
 
 def refine(problem: Problem, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, int, float]:
@@ -276,6 +282,10 @@ def refine(problem: Problem, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray,
         with np.errstate(over="ignore", under="ignore"):
             A = problem.X * st.scale[:p]
             ys = problem.y * e
+            if problem.w is not None:
+                sw = np.sqrt(problem.w)
+                A = A * sw[:, None]
+                ys = ys * sw
 
         def resid(x: np.ndarray, r: np.ndarray | None = None) -> np.ndarray:
             return dd.residual(ys, A, x, r)
@@ -328,10 +338,11 @@ def _unrefined_note(problem: Problem, bound: float, cond: float) -> str:
 @register("lstsq", "least squares: Householder QR, refined in double-double when it pays")
 def solve(problem: Problem, options: SolverOptions, hooks: Hooks) -> FitResult:
     k = problem.n_params
-    n = problem.n
+    n = problem.stats.nobs  # weighted: rows of nonzero weight
     if n < k and not options.allow_rank_deficient:
         raise DataError(
-            f"{problem.source}: {n} row{'s' if n != 1 else ''} cannot determine {k} "
+            f"{problem.source}: {n} row{'s' if n != 1 else ''}"
+            f"{' of nonzero weight' if problem.stats.weighted else ''} cannot determine {k} "
             f"parameters: the fit needs more rows than coefficients; supply at least {k} rows, "
             "choose fewer columns with --x, or pass --allow-rank-deficient for the "
             "minimum-norm solution"

@@ -1,0 +1,465 @@
+"""One fit per group (``--by COL``): every group's statistics in one streamed pass.
+
+Each row goes to the statistics of its group (the values of the ``--by`` columns as written);
+memory is one p×p factor per group, bounded by ``--max-groups``. Groups are then fitted one
+by one, as R's ``lapply(split(d, d$g), function(s) lm(y ~ x, s))`` would; a group whose fit
+fails (too few rows, collinear) reports its error in its row instead of stopping the others.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .accumulate import DesignStats, check_width
+from .errors import DataError, LinfitError, UsageError, quote
+from .io import NA_TOKENS, CsvOptions, CsvReader, ReadReport, negative_weight, parse_text_column
+from .layout import MISSING, Column, Grid
+from .model import LinearModel, check_names
+
+#: Default of --max-groups: each group holds a p×p factor.
+MAX_GROUPS = 1000
+
+
+@dataclass
+class Grouped:
+    """What the pass gave: the groups' statistics by key, and the columns they share."""
+
+    by: list[str]
+    features: list[str]
+    target: str
+    weights: str | None
+    stats: dict[tuple[str, ...], Any] = field(default_factory=dict)  # DesignStats, or a
+    # design_read.DesignPart per group when read through a formula
+    report: ReadReport = field(default_factory=ReadReport)
+    source: str = "the data"
+    formula: str | None = None
+    #: The groups' rows while all of them together hold at most KEEP_ROWS values (for lstsq's
+    #: refinement): per group (V, w) blocks; None once past the limit.
+    rows: dict[tuple[str, ...], list] | None = field(default_factory=dict)
+    kept_values: int = 0
+    parts: list = field(default_factory=list)  # every group's DesignPart (formula)
+
+    def keep(self, key: tuple[str, ...], V: np.ndarray, w: np.ndarray | None, part=None) -> None:
+        """Keep a group's block of rows while the budget allows; past it, drop them all."""
+        if self.rows is None:
+            return
+        from .fitting import KEEP_ROWS
+
+        self.kept_values += V.size
+        if self.kept_values > KEEP_ROWS:
+            self.rows = None
+            for p in self.parts:
+                p.blocks, p.kept_w = None, None
+            return
+        if part is not None:
+            part.blocks.append(V)
+            if w is not None:
+                part.kept_w.append(w)
+        else:
+            self.rows.setdefault(key, []).append((V, w))
+
+    def ordered(self) -> list[tuple[str, ...]]:
+        """The groups in order: each column's values as numbers when all are numbers, else
+        as text."""
+        numeric = []
+        for j in range(len(self.by)):
+            try:
+                for k in self.stats:
+                    float(k[j])
+                numeric.append(True)
+            except ValueError:
+                numeric.append(False)
+        return sorted(
+            self.stats,
+            key=lambda k: tuple(float(v) if num else v for v, num in zip(k, numeric)),
+        )
+
+    def values(self, key: tuple[str, ...]) -> dict[str, Any]:
+        """The group's values (numbers as numbers, for JSON)."""
+        out: dict[str, Any] = {}
+        for name, v in zip(self.by, key):
+            try:
+                f = float(v)
+                out[name] = int(f) if f.is_integer() and "." not in v and "e" not in v else f
+            except ValueError:
+                out[name] = v
+        return out
+
+
+def read_groups(
+    paths: list[str],
+    x: list[str] | None,
+    y: str | None,
+    by: list[str],
+    csv_options: CsvOptions | None,
+    exclude: list[str] | None = None,
+    weights: str | None = None,
+    max_groups: int = MAX_GROUPS,
+) -> Grouped:
+    """Read the inputs once, each row into its group's statistics."""
+    out: Grouped | None = None
+    for path in paths:
+        reader = CsvReader(path, csv_options)
+        try:
+            sel = reader.select(x, y, [*(exclude or ()), *by], weights)
+            by_idx = [reader.resolve(c) for c in by]
+            by_names = [reader.columns[i] for i in by_idx]
+            for i, name in zip(by_idx, by_names):
+                if i == sel.y_idx or i in sel.x_idx or i == sel.w_idx:
+                    raise DataError(
+                        f"{reader.name}: column {quote(name)} groups the rows (--by); it cannot "
+                        "also be the target, a feature or the weights"
+                    )
+            check_width(len(sel.x_idx), reader.name)
+            features = list(sel.x_names)
+            if out is None:
+                out = Grouped(by_names, features, sel.y_name, sel.w_name, source=reader.name)
+                check_names(features, sel.y_name, reader.name)
+            elif (out.by, out.features, out.target) != (by_names, features, sel.y_name):
+                raise DataError(
+                    f"{reader.name} has other columns than {out.source}; files read together "
+                    "must match"
+                )
+            _read_file(reader, sel, by_names, out, max_groups)
+        finally:
+            reader.close()
+    assert out is not None
+    if len(paths) > 1:
+        out.source += f" and {len(paths) - 1} more file{'s' if len(paths) > 2 else ''}"
+    if not out.stats:
+        raise DataError(f"{out.source}: no rows to fit (every row has a missing value)")
+    return out
+
+
+def _group_keys(frame, by_names, lines, options, source: str):
+    """The group columns' cells (stripped) and which rows have a missing group value."""
+    keys = [np.char.strip(frame[c].to_numpy(dtype=object).astype(str)) for c in by_names]
+    missing = np.zeros(len(lines), dtype=bool)
+    for k in keys:
+        missing |= np.isin(k, list(NA_TOKENS))
+    if missing.any() and options.na == "raise":
+        raise DataError(
+            f"{source}: missing group value at line {int(lines[np.flatnonzero(missing)[0]])}; "
+            "fix the file or pass --na drop to skip such rows"
+        )
+    return keys, missing
+
+
+def _split(keys: list[np.ndarray]):
+    """(key, row indices) of each group in a block."""
+    joined = keys[0] if len(keys) == 1 else np.array(["\x1f".join(t) for t in zip(*keys)])
+    uniq, inverse = np.unique(joined, return_inverse=True)
+    for g, label in enumerate(uniq):
+        key = tuple(str(label).split("\x1f")) if len(keys) > 1 else (str(label),)
+        yield key, np.flatnonzero(inverse == g)
+
+
+def _too_many(source: str, by: list[str], limit: int, line: int) -> DataError:
+    return DataError(
+        f"{source}: more than {limit:,} groups of {', '.join(by)} (line {line} starts "
+        "another); raise --max-groups, or group by fewer or coarser columns"
+    )
+
+
+def read_groups_formula(
+    paths: list[str],
+    formula: str,
+    by: list[str],
+    csv_options: CsvOptions | None,
+    intercept: bool,
+    weights: str | None = None,
+    max_groups: int = MAX_GROUPS,
+) -> Grouped:
+    """Read the inputs once through the formula, each group with its own design (levels
+    seen in that group only, as R's lm on the group's rows)."""
+    import dataclasses
+
+    from .design import Design
+    from .design_read import DesignPart, weigh_rows
+    from .formula import parse as parse_formula
+    from .io import numeric_cells
+
+    out: Grouped | None = None
+    for path in paths:
+        reader = CsvReader(path, csv_options)
+        parts: dict[tuple[str, ...], DesignPart] = {}
+        try:
+            parsed = parse_formula(formula, reader.columns)
+            if not intercept:
+                parsed = dataclasses.replace(parsed, intercept=False)
+            by_names = [reader.columns[reader.resolve(c)] for c in by]
+            w_col = None if weights is None else reader.columns[reader.resolve(weights)]
+            if out is None:
+                target = parsed.target.label()
+                out = Grouped(by_names, [], target, w_col, source=reader.name, formula=formula)
+            options = reader.options
+
+            def parse(cells, name, lines, source=reader.name, options=options):
+                return parse_text_column(cells, name, source, lines, options, None)
+
+            def is_number(cells, options=options):
+                return numeric_cells(cells, options)
+
+            for _, frame in reader.frames_text():
+                lines = frame.index.to_numpy(dtype=np.int64)
+                out.report.rows_read += len(lines)
+                keys, missing = _group_keys(frame, by_names, lines, options, reader.name)
+                if missing.any():
+                    _dropped(out.report, lines, missing)
+                    keys = [k[~missing] for k in keys]
+                    frame, lines = frame[~missing], lines[~missing]
+                for key, idx in _split(keys):
+                    part = parts.get(key)
+                    if part is None:
+                        known = set(out.stats) | set(parts)
+                        if key not in known and len(known) >= max_groups:
+                            raise _too_many(reader.name, by_names, max_groups, int(lines[idx[0]]))
+                        design = Design(parsed, reader.columns, reader.name, options.na)
+                        kept = None if out.rows is None else []
+                        part = DesignPart(design, DesignStats(0), ReadReport(), reader.name, kept)
+                        part.weights = w_col
+                        part.kept_w = [] if kept is not None and w_col is not None else None
+                        part.why_no_rows = "the groups' rows were too many to keep in memory"
+                        out.parts.append(part)
+                        parts[key] = part
+                    design, stats = part.design, part.stats
+                    sub = frame.iloc[idx]
+                    g_lines = lines[idx]
+                    cells = {
+                        c: np.char.strip(sub[c].to_numpy(dtype=object).astype(str))
+                        for c in design.columns
+                    }
+                    V, keep = design.transform(cells, g_lines, parse, is_number)
+                    w = None
+                    if w_col is not None:
+                        w_cells = np.char.strip(sub[w_col].to_numpy(dtype=object).astype(str))
+                        w = parse(w_cells, w_col, g_lines)
+                        V, keep, w = weigh_rows(V, keep, w, w_col, g_lines, reader.name, options.na)
+                    if (~keep).any():
+                        _dropped(out.report, g_lines, ~keep)
+                    stats.add_columns(len(design.full) - stats.p)
+                    if V.shape[1]:
+                        stats.update_columns(V, w=w)
+                        out.keep(key, V, w, part)
+        finally:
+            reader.close()
+        for key, part in parts.items():
+            out.stats[key] = part if key not in out.stats else out.stats[key].merge(part)
+    assert out is not None
+    if len(paths) > 1:
+        out.source += f" and {len(paths) - 1} more file{'s' if len(paths) > 2 else ''}"
+    if not out.stats:
+        raise DataError(f"{out.source}: no rows to fit (every row has a missing value)")
+    return out
+
+
+def _dropped(report: ReadReport, lines: np.ndarray, mask: np.ndarray) -> None:
+    report.rows_dropped += int(mask.sum())
+    first = int(lines[np.flatnonzero(mask)[0]])
+    if report.first_dropped_line is None or first < report.first_dropped_line:
+        report.first_dropped_line = first
+
+
+def _read_file(reader: CsvReader, sel, by_names: list[str], out: Grouped, limit: int) -> None:
+    options = reader.options
+    names = [*sel.x_names, sel.y_name] + ([sel.w_name] if sel.w_name else [])
+    p = len(sel.x_names)
+    for _, frame in reader.frames_text():
+        lines = frame.index.to_numpy(dtype=np.int64)
+        V = np.empty((len(names), len(lines)))
+        for j, name in enumerate(names):
+            V[j] = parse_text_column(frame[name], name, reader.name, lines, options, None)
+        keys = [np.char.strip(frame[c].to_numpy(dtype=object).astype(str)) for c in by_names]
+        missing = np.isnan(V).any(axis=0)
+        for k in keys:
+            missing |= np.isin(k, list(NA_TOKENS))
+        out.report.rows_read += len(lines)
+        if missing.any():
+            bad = int(np.flatnonzero(missing)[0])
+            if options.na == "raise":
+                raise DataError(
+                    f"{reader.name}: missing value at line {int(lines[bad])}; fix the file or "
+                    "pass --na drop to skip such rows"
+                )
+            out.report.rows_dropped += int(missing.sum())
+            if out.report.first_dropped_line is None:
+                out.report.first_dropped_line = int(lines[bad])
+            V, lines = V[:, ~missing], lines[~missing]
+            keys = [k[~missing] for k in keys]
+        if V.shape[1] == 0:
+            continue
+        w = V[p + 1] if sel.w_name else None
+        if w is not None and (w < 0).any():
+            r = int(np.flatnonzero(w < 0)[0])
+            raise DataError(negative_weight(reader.name, sel.w_name, int(lines[r]), float(w[r])))
+        joined = keys[0] if len(keys) == 1 else np.array(["\x1f".join(t) for t in zip(*keys)])
+        uniq, inverse = np.unique(joined, return_inverse=True)
+        for g, label in enumerate(uniq):
+            key = tuple(str(label).split("\x1f")) if len(keys) > 1 else (str(label),)
+            st = out.stats.get(key)
+            if st is None:
+                if len(out.stats) >= limit:
+                    raise DataError(
+                        f"{reader.name}: more than {limit:,} groups of {', '.join(out.by)} "
+                        f"(line {int(lines[np.flatnonzero(inverse == g)[0]])} starts another); "
+                        "raise --max-groups, or group by fewer or coarser columns"
+                    )
+                st = out.stats[key] = DesignStats(p)
+            idx = np.flatnonzero(inverse == g)
+            st.update_columns(V[: p + 1, idx], w=None if w is None else w[idx])
+            out.keep(key, V[: p + 1, idx], None if w is None else w[idx])
+
+
+@dataclass
+class GroupFit:
+    """One group's outcome: its model, or the error that stopped its fit."""
+
+    key: tuple[str, ...]
+    values: dict[str, Any]
+    n: int
+    model: LinearModel | None = None
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def fit_groups(
+    grouped: Grouped, intercept: bool, method: str, options, stats, level: float
+) -> list[GroupFit]:
+    """Fit every group (in order); a failure is recorded in its row."""
+    from .design_read import finish
+    from .fitting import fit_problem
+    from .solvers import Problem
+
+    out = []
+    for key in grouped.ordered():
+        st = grouped.stats[key]
+        values = grouped.values(key)
+        label = ", ".join(f"{k}={v}" for k, v in values.items())
+        design = None
+        gf = GroupFit(key, values, st.n if grouped.formula is None else st.stats.n)
+        try:
+            if grouped.formula is None:
+                problem = Problem(
+                    st, list(grouped.features), grouped.target, intercept, source=f"group {label}"
+                )
+            else:
+                data = finish(st, f"group {label}")
+                problem, design = data.problem, data.design
+            problem.weights = grouped.weights
+            kept = None if grouped.rows is None else grouped.rows.get(key)
+            if grouped.formula is None and kept:
+                V = np.concatenate([v for v, _ in kept], axis=1)
+                problem.X, problem.y = np.ascontiguousarray(V[:-1].T), V[-1].copy()
+                if grouped.weights is not None:
+                    problem.w = np.concatenate([w for _, w in kept])
+            if problem.X is None:
+                problem.where_rows = "the groups' rows were too many to keep in memory"
+            outcome = fit_problem(problem, method, options, stats=stats, level=level, design=design)
+            gf.model, gf.notes = outcome.model, outcome.notes
+            gf.model.data = {"source": grouped.source, "group": values}
+        except LinfitError as exc:
+            gf.error = str(exc)
+        out.append(gf)
+    return out
+
+
+def _columns(grouped: Grouped, fits: list[GroupFit], intercept: bool) -> tuple[bool, list[str]]:
+    """Whether there is an intercept, and the features every row has a place for (with a
+    formula, groups may have different levels: the union, in order of first appearance)."""
+    models = [gf.model for gf in fits if gf.model is not None]
+    if grouped.formula is None:
+        return intercept, list(grouped.features)
+    names: list[str] = []
+    for m in models:
+        names += [f for f in m.features if f not in names]
+    return (any(m.intercept for m in models) if models else intercept), names
+
+
+def _coefs(model: LinearModel, intercept: bool, names: list[str]) -> list[Any]:
+    """The model's b (when the table has one) and w in ``names``' order (None where absent)."""
+    w = dict(zip(model.features, (float(v) for v in model.w)))
+    head = [float(model.b) if model.intercept else None] if intercept else []
+    return head + [w.get(f) for f in names]
+
+
+def _title(grouped: Grouped, names: list[str]) -> str:
+    model = (
+        " ".join(grouped.formula.split())
+        if grouped.formula
+        else (f"{grouped.target} ~ {' + '.join(names)}")
+    )
+    return f"{model} by {', '.join(grouped.by)}"
+
+
+def groups_grid(grouped: Grouped, fits: list[GroupFit], intercept: bool) -> Grid:
+    """The table: one row per group (its values, n, each coefficient, R²)."""
+    has_b, names = _columns(grouped, fits, intercept)
+    heads = (["b"] if has_b else []) + [f"w[{f}]" for f in names]
+    cols = [Column(b, "left") for b in grouped.by] + [Column("n")]
+    cols += [Column(h, max_digits=10) for h in heads] + [Column("R²")]
+    rows, notes = [], []
+    for gf in fits:
+        cells: list[Any] = [str(v) for v in gf.values.values()] + [gf.n]
+        if gf.model is None:
+            cells += ["failed"] + [MISSING] * len(heads)
+            notes.append(f"{', '.join(cells[: len(grouped.by)])}: {gf.error}")
+        else:
+            coefs = _coefs(gf.model, has_b, names)
+            cells += [MISSING if v is None else v for v in coefs]
+            cells.append(float(gf.model.metrics.get("r2", math.nan)))
+        rows.append(cells)
+    weighted = f", weighted by {grouped.weights}" if grouped.weights else ""
+    title = f"linfit · {_title(grouped, names)}{weighted}  [{grouped.source}, {len(fits)} groups]"
+    return Grid(title, cols, rows, keys=len(grouped.by), notes=notes)
+
+
+def groups_csv(grouped: Grouped, fits: list[GroupFit], intercept: bool) -> str:
+    """One header, one row per group: group columns first, then n, coefficients (b, then
+    w_<feature>, as compare's CSV), R² and the error of a failed group."""
+    has_b, names = _columns(grouped, fits, intercept)
+    heads = (["b"] if has_b else []) + [f"w_{f}" for f in names]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow([*grouped.by, "n", *heads, "r2", "error"])
+    for gf in fits:
+        row: list[Any] = [*gf.key, gf.n]
+        if gf.model is None:
+            row += [""] * (len(heads) + 1) + [gf.error]
+        else:
+            row += ["" if v is None else repr(v) for v in _coefs(gf.model, has_b, names)]
+            row += [repr(float(gf.model.metrics.get("r2", math.nan))), ""]
+        writer.writerow(row)
+    return buf.getvalue()
+
+
+def groups_doc(grouped: Grouped, fits: list[GroupFit]) -> dict[str, Any]:
+    """The JSON: each group a full model document with its ``group`` values (or its error)."""
+    groups = []
+    for gf in fits:
+        if gf.model is None:
+            groups.append({"group": gf.values, "n_samples": gf.n, "error": gf.error})
+        else:
+            doc = gf.model.to_doc()
+            doc["group"] = gf.values
+            groups.append(doc)
+    return {"by": list(grouped.by), "source": grouped.source, "groups": groups}
+
+
+def check_by_options(by: list[str], save, plot, cov: str, method_needs_rows: bool) -> None:
+    """What --by cannot go with (yet): clear usage errors."""
+    if save:
+        raise UsageError("--by fits one model per group; --save writes one model: drop one of them")
+    if plot:
+        raise UsageError("--by cannot draw plots yet; drop --plot/--plot-file")
+    if cov != "nonrobust":  # needs each group's rows a second time
+        raise UsageError("--by works with --cov nonrobust only for now")
+    if method_needs_rows:
+        raise UsageError(
+            "--by reads only the groups' statistics; use --method lstsq or gd without --batch-size"
+        )
