@@ -213,11 +213,22 @@ def read_part(
     weights: str | None = None,
 ) -> DesignPart:
     """One input through the formula, in one pass. ``stream``/``reopen``: read this
-    instead of opening ``path`` (a range of it)."""
+    instead of opening ``path`` (a range of it); ``weights``: the column of row weights (a
+    missing one drops the row, as any missing value the formula uses; a negative one is an
+    error)."""
     reader = CsvReader(path, csv, stream=stream, reopen=reopen)
     try:
+        w_col = None if weights is None else reader.columns[reader.resolve(weights)]
         part = new_part(
-            formula, reader.columns, reader.name, reader.options, intercept, keep_rows, sample
+            formula,
+            reader.columns,
+            reader.name,
+            reader.options,
+            intercept,
+            keep_rows,
+            sample,
+            weights=weights,
+            w_col=w_col,
         )
         for _, frame in reader.frames_text():
             fold_frame(part, frame, frame.index.to_numpy(dtype=np.int64), reader.options)
