@@ -765,6 +765,11 @@ def fit(
         if diagnostics:
             from .fit_diagnostics import check_inputs
 
+            if weights is not None or by:
+                raise UsageError(
+                    "--diagnostics is not available with --weights or --by yet; fit without "
+                    "them for the diagnostics"
+                )
             if engine == Engine.dask:
                 raise UsageError(
                     "--diagnostics is not available with --engine dask; use --engine local"
@@ -1086,6 +1091,11 @@ def predict(
             score=score,
         )
         if diagnostics:
+            if m.weights is not None:
+                raise UsageError(
+                    f"{model} is a weighted fit (--weights {m.weights}); --diagnostics for "
+                    "weighted models is not available yet"
+                )
             kw["diagnostics"] = True
         if engine == Engine.dask:
             from .dask_engine import predict_dask
