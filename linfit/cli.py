@@ -880,7 +880,7 @@ def fit(
             with atomic_writer(diagnostics, "w", encoding="utf-8", newline="") as fh:
                 checks = diagnostics_pass(model, expand_inputs(data), fh, csv_opts, sample_n)
             model.diagnostics = checks.result(expand_inputs(data))
-        elif plot_file and model.inference is not None and engine == Engine.local:
+        elif plot_file and model.inference is not None and engine == Engine.local and not weights:
             from .fit_diagnostics import diagnostics_pass
 
             if "-" in expand_inputs(data):
