@@ -25,6 +25,15 @@ def design_factor(stats: DesignStats, intercept: bool) -> tuple[np.ndarray, np.n
     return stats.noint()[:p, :p], np.zeros(p)
 
 
+def row_norms(L: np.ndarray) -> np.ndarray:
+    """‖Lᵢ‖ of each row without underflow or overflow of the squares (a feature near 1e±300
+    has a row of about 1e∓300: its squares would vanish, and its standard error with them)."""
+    with np.errstate(all="ignore"):
+        m = np.max(np.abs(L), axis=1) if L.size else np.zeros(len(L))
+        safe = np.where(m > 0, m, 1.0)
+        return m * np.linalg.norm(L / safe[:, None], axis=1)
+
+
 def _safe(f) -> float:
     with np.errstate(all="ignore"):
         try:
@@ -67,7 +76,7 @@ def compute(
             J[0, 1:] = -shift
             L = J @ L  # of (b, w)
         est = np.concatenate([[b], w]) if intercept else np.asarray(w, dtype=float)
-        se = sigma * np.linalg.norm(L, axis=1)
+        se = sigma * row_norms(L)
         V = None
         if meat is not None:
             V = L @ meat @ L.T  # Cov(b, w) (or w): the sandwich

@@ -79,3 +79,20 @@ def test_the_target_on_both_sides_is_refused(tmp_path):
     proc = run_cli("fit", f, "-F", "y ~ y + x")
     assert proc.returncode == 2 and "also a term" in _one_error(proc.stderr)
     assert run_cli("fit", f, "-F", "log(y) ~ y").returncode == 0
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-160, 1e160, 1e300])
+def test_statistics_are_scale_invariant_at_extreme_magnitudes(tmp_path, scale):
+    """t, p and R² of x·scale equal those of x; se scales with 1/scale (R on rescaled data:
+    x = {1, -1, 1.7}·1e308, y = {1, 2, 3} gives se 6.91e-309, t 0.258, p 0.839)."""
+    x = np.array([1.0, -1.0, 1.7, 0.2, -0.4])
+    y = np.array([1.0, 2.0, 3.0, 2.2, 1.1])
+    docs = []
+    for k, s in enumerate((1.0, scale)):
+        f = tmp_path / f"d{k}.csv"
+        f.write_text("x,y\n" + "".join(f"{a!r},{b!r}\n" for a, b in zip((x * s).tolist(), y)))
+        docs.append(json.loads(run_cli("fit", f, "-f", "json").stdout))
+    unit, big = (d["stats"]["coef"]["x"] for d in docs)
+    assert big["t"] == pytest.approx(unit["t"], rel=1e-9)
+    assert big["p"] == pytest.approx(unit["p"], rel=1e-9)
+    assert big["se"] * scale == pytest.approx(unit["se"], rel=1e-9)

@@ -22,7 +22,7 @@ import math
 import numpy as np
 import pytest
 
-from .conftest import DATA, run_cli
+from .conftest import DATA, SAMPLE_FILES, run_cli
 
 R = DATA / "r"
 REFS = json.loads((R / "lm_references.json").read_text())
@@ -369,3 +369,26 @@ def test_tampered_design_columns_are_a_model_error(tmp_path):
     model.write_text(json.dumps(doc))
     proc = run_cli("predict", model, R / "coding.csv")
     assert proc.returncode == 6 and "'formula'" in proc.stderr
+
+
+@pytest.mark.parametrize("sample", SAMPLE_FILES, ids=[p.name for p in SAMPLE_FILES])
+def test_formula_round_trip_on_every_sample_file(tmp_path, sample):
+    """`target ~ .` fits as the plain fit does, and predict re-applies it to the same rows:
+    the predictions are the fitted values of the plain model."""
+    header = sample.read_text().splitlines()[0].split(",")
+    target = header[-1]
+    plain = _fit(str(sample))
+    model = tmp_path / "m.json"
+    proc = run_cli("fit", sample, "-F", f"{target} ~ .", "--save", model, "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(model.read_text())
+    assert doc["features"] == plain["features"]
+    for f in plain["features"]:
+        assert doc["w"][f] == pytest.approx(plain["w"][f], rel=1e-12, abs=1e-12)
+    ours = run_cli("predict", model, sample).stdout.splitlines()
+    plain_model = tmp_path / "p.json"
+    assert run_cli("fit", sample, "--save", plain_model, "--quiet").returncode == 0
+    theirs = run_cli("predict", plain_model, sample).stdout.splitlines()
+    assert len(ours) == len(theirs) == len(sample.read_text().splitlines())
+    for a, b in zip(ours[1:], theirs[1:]):
+        assert float(a.rsplit(",", 1)[1]) == pytest.approx(float(b.rsplit(",", 1)[1]), rel=1e-10)
