@@ -90,7 +90,9 @@ def test_statistics_are_scale_invariant_at_extreme_magnitudes(tmp_path, scale):
     docs = []
     for k, s in enumerate((1.0, scale)):
         f = tmp_path / f"d{k}.csv"
-        f.write_text("x,y\n" + "".join(f"{a!r},{b!r}\n" for a, b in zip((x * s).tolist(), y)))
+        f.write_text(
+            "x,y\n" + "".join(f"{a!r},{b!r}\n" for a, b in zip((x * s).tolist(), y.tolist()))
+        )
         docs.append(json.loads(run_cli("fit", f, "-f", "json").stdout))
     unit, big = (d["stats"]["coef"]["x"] for d in docs)
     assert big["t"] == pytest.approx(unit["t"], rel=1e-9)
