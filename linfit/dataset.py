@@ -56,6 +56,13 @@ class Dataset:
     design: Any = None  # design.DesignSpec
 
 
+def several(first: str, count: int) -> str:
+    """How several inputs read as one are named in messages: ``a.csv and 2 more files``."""
+    if count <= 1:
+        return first
+    return f"{first} and {count - 1} more file{'s' if count > 2 else ''}"
+
+
 def no_rows(name: str, report: ReadReport) -> None:
     """Refuse an input with no row left to fit, saying why."""
     if report.rows_read == 0:

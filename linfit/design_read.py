@@ -178,11 +178,7 @@ def fold_frame(part: DesignPart, frame, lines: np.ndarray, options: CsvOptions) 
         w = parse(w_cells, part.w_col, lines)
         V, keep, w = weigh_rows(V, keep, w, part.w_col, lines, part.source, options.na)
     report.rows_read += len(lines)
-    dropped = int((~keep).sum())
-    if dropped:
-        report.rows_dropped += dropped
-        if report.first_dropped_line is None:
-            report.first_dropped_line = int(lines[np.flatnonzero(~keep)[0]])
+    report.drop(lines, ~keep)
     stats.add_columns(len(design.full) - stats.p)  # levels first seen in this block
     if V.shape[1] == 0:
         return

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .accumulate import DesignStats, check_width
-from .dataset import Dataset, Reservoir, no_rows
+from .dataset import Dataset, Reservoir, no_rows, several
 from .errors import DataError
 from .io import CsvOptions, CsvReader, ReadReport, expand_inputs
 from .metrics import fit_metrics
@@ -118,7 +118,7 @@ def _combine(parts: list[Dataset], keep_all_rows: bool) -> Dataset:
             Y = np.concatenate([p.problem.y for p in parts])
             if first.w is not None:
                 W = np.concatenate([p.problem.w for p in parts])
-    source = f"{parts[0].source} and {len(parts) - 1} more file{'s' if len(parts) > 2 else ''}"
+    source = several(parts[0].source, len(parts))
     problem = Problem(
         total.stats, list(first.features), first.target, first.intercept, X, Y, source=source
     )
@@ -223,9 +223,7 @@ def _read_formula(
         read_file(p, parsed, csv, intercept, keep_all_rows, sample, weights) for p in paths[1:]
     ]
     total = functools.reduce(lambda a, b: a.merge(b), parts)
-    source = parts[0].source
-    if len(parts) > 1:
-        source += f" and {len(parts) - 1} more file{'s' if len(parts) > 2 else ''}"
+    source = several(parts[0].source, len(parts))
     data = finish(total, source)
     check_names(data.problem.features, data.problem.target, source)
     return data

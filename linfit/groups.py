@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .accumulate import DesignStats, check_width
+from .dataset import several
 from .errors import DataError, LinfitError, UsageError, quote
 from .io import NA_TOKENS, CsvOptions, CsvReader, ReadReport, negative_weight, parse_text_column
 from .layout import MISSING, Column, Grid
@@ -130,8 +131,7 @@ def read_groups(
         finally:
             reader.close()
     assert out is not None
-    if len(paths) > 1:
-        out.source += f" and {len(paths) - 1} more file{'s' if len(paths) > 2 else ''}"
+    out.source = several(out.source, len(paths))
     if not out.stats:
         raise DataError(f"{out.source}: no rows to fit (every row has a missing value)")
     return out
@@ -211,7 +211,7 @@ def read_groups_formula(
                 out.report.rows_read += len(lines)
                 keys, missing = _group_keys(frame, by_names, lines, options, reader.name)
                 if missing.any():
-                    _dropped(out.report, lines, missing)
+                    out.report.drop(lines, missing)
                     keys = [k[~missing] for k in keys]
                     frame, lines = frame[~missing], lines[~missing]
                 for key, idx in _split(keys):
@@ -242,7 +242,7 @@ def read_groups_formula(
                         w = parse(w_cells, w_col, g_lines)
                         V, keep, w = weigh_rows(V, keep, w, w_col, g_lines, reader.name, options.na)
                     if (~keep).any():
-                        _dropped(out.report, g_lines, ~keep)
+                        out.report.drop(g_lines, ~keep)
                     stats.add_columns(len(design.full) - stats.p)
                     if V.shape[1]:
                         stats.update_columns(V, w=w)
@@ -252,18 +252,10 @@ def read_groups_formula(
         for key, part in parts.items():
             out.stats[key] = part if key not in out.stats else out.stats[key].merge(part)
     assert out is not None
-    if len(paths) > 1:
-        out.source += f" and {len(paths) - 1} more file{'s' if len(paths) > 2 else ''}"
+    out.source = several(out.source, len(paths))
     if not out.stats:
         raise DataError(f"{out.source}: no rows to fit (every row has a missing value)")
     return out
-
-
-def _dropped(report: ReadReport, lines: np.ndarray, mask: np.ndarray) -> None:
-    report.rows_dropped += int(mask.sum())
-    first = int(lines[np.flatnonzero(mask)[0]])
-    if report.first_dropped_line is None or first < report.first_dropped_line:
-        report.first_dropped_line = first
 
 
 def _read_file(reader: CsvReader, sel, by_names: list[str], out: Grouped, limit: int) -> None:
@@ -287,9 +279,7 @@ def _read_file(reader: CsvReader, sel, by_names: list[str], out: Grouped, limit:
                     f"{reader.name}: missing value at line {int(lines[bad])}; fix the file or "
                     "pass --na drop to skip such rows"
                 )
-            out.report.rows_dropped += int(missing.sum())
-            if out.report.first_dropped_line is None:
-                out.report.first_dropped_line = int(lines[bad])
+            out.report.drop(lines, missing)
             V, lines = V[:, ~missing], lines[~missing]
             keys = [k[~missing] for k in keys]
         if V.shape[1] == 0:

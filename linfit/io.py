@@ -166,6 +166,14 @@ class ReadReport:
     rows_dropped: int = 0
     first_dropped_line: int | None = None
 
+    def drop(self, lines: np.ndarray, mask: np.ndarray) -> None:
+        """Count the rows ``mask`` marks as dropped (``lines``: every row's file line)."""
+        if mask.any():
+            self.rows_dropped += int(mask.sum())
+            first = int(lines[np.flatnonzero(mask)[0]])
+            if self.first_dropped_line is None or first < self.first_dropped_line:
+                self.first_dropped_line = first
+
     def merge(self, other: ReadReport) -> ReadReport:
         """Add ``other`` (read after this one) into this report; returns self."""
         self.rows_read += other.rows_read
@@ -464,15 +472,7 @@ def parse_text_column(
 
     if isinstance(values, pd.Series) and values.index.name == "line":  # from frames_text
         first_line = values.index
-    s = pd.Series(np.asarray(values, dtype=object)).astype(str).str.strip()
-    clean = s
-    if options.thousands:
-        clean = clean.str.replace(options.thousands, "", regex=False)
-    if options.decimal != ".":
-        clean = clean.str.replace(options.decimal, ".", regex=False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        num = np.array(pd.to_numeric(clean, errors="coerce"), dtype=np.float64)
+    s, num = _coerce(values, options)
     nan = np.isnan(num)
     if nan.any():
         na = s.isin(NA_TOKENS).to_numpy()
@@ -498,6 +498,22 @@ def parse_text_column(
     return num
 
 
+def _coerce(values, options: CsvOptions):
+    """Text cells, stripped (a Series), and their numbers under the options' decimal mark
+    and thousands separator (NaN where a cell is not a number)."""
+    import pandas as pd
+
+    s = pd.Series(np.asarray(values, dtype=object)).astype(str).str.strip()
+    clean = s
+    if options.thousands:
+        clean = clean.str.replace(options.thousands, "", regex=False)
+    if options.decimal != ".":
+        clean = clean.str.replace(options.decimal, ".", regex=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return s, np.array(pd.to_numeric(clean, errors="coerce"), dtype=np.float64)
+
+
 def negative_weight(source: str, column: str | None, line: int, value: float) -> str:
     """The message for a negative weight (R's lm refuses them too)."""
     return (
@@ -509,17 +525,8 @@ def negative_weight(source: str, column: str | None, line: int, value: float) ->
 def numeric_cells(values, options: CsvOptions) -> np.ndarray:
     """Which text cells :func:`parse_text_column` reads as a number or as missing (so that a
     column with any other cell is text: categorical in a formula, as R makes a factor)."""
-    import pandas as pd
-
-    s = pd.Series(np.asarray(values, dtype=object)).astype(str).str.strip()
-    clean = s
-    if options.thousands:
-        clean = clean.str.replace(options.thousands, "", regex=False)
-    if options.decimal != ".":
-        clean = clean.str.replace(options.decimal, ".", regex=False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ok = pd.to_numeric(clean, errors="coerce").notna().to_numpy().copy()
+    s, num = _coerce(values, options)
+    ok = ~np.isnan(num)
     if not ok.all():
         ok |= s.isin(NA_TOKENS | TRUE_TOKENS | FALSE_TOKENS).to_numpy()
     return ok
@@ -869,9 +876,7 @@ class CsvReader:
                 f"{self.name}: missing value in column {quote(col)} at line {int(lines[bad])}; "
                 "fix the file or pass --na drop to skip such rows"
             )
-        report.rows_dropped += int(missing.sum())
-        if report.first_dropped_line is None:
-            report.first_dropped_line = int(lines[bad])
+        report.drop(lines, missing)
         return np.ascontiguousarray(V[:, ~missing]), ~missing
 
     def raw_cell(self, line: int, column: int) -> str | None:

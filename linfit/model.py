@@ -340,13 +340,7 @@ def _check_inference(v: _Checker, inf: dict[str, Any], p: int, intercept: bool) 
         v.fail("inference.frame_scale", "a positive number", float(scale.min()))
     r = inf.get("r")
     square = f"a {k}×{k} upper-triangular matrix (a list of {k} lists of {k} numbers)"
-    if not isinstance(r, list) or len(r) != k:
-        v.fail("inference.r", square, r)
-    for row in r:
-        if not isinstance(row, list) or len(row) != k:
-            v.fail("inference.r", f"a list of {k} numbers", row, " (as a row)")
-        for x in row:
-            v.number("inference.r", x)
+    _check_square(v, "inference.r", r, k, square)
     R = np.array(r, dtype=np.float64)
     if np.tril(R, -1).any() or not np.diag(R).all():
         v.fail("inference.r", square + " with a nonzero diagonal", r)
@@ -357,13 +351,18 @@ def _check_inference(v: _Checker, inf: dict[str, Any], p: int, intercept: bool) 
     cov = inf.get("cov_frame")
     if cov is not None:  # a robust (HC) covariance in the frame: k×k numbers
         matrix = f"a {k}×{k} matrix (a list of {k} lists of {k} numbers)"
-        if not isinstance(cov, list) or len(cov) != k:
-            v.fail("inference.cov_frame", matrix, cov)
-        for row in cov:
-            if not isinstance(row, list) or len(row) != k:
-                v.fail("inference.cov_frame", f"a list of {k} numbers", row, " (as a row)")
-            for x in row:
-                v.number("inference.cov_frame", x)
+        _check_square(v, "inference.cov_frame", cov, k, matrix)
+
+
+def _check_square(v: _Checker, name: str, value: Any, k: int, should: str) -> None:
+    """A k×k matrix of finite numbers, as a list of k lists of k numbers."""
+    if not isinstance(value, list) or len(value) != k:
+        v.fail(name, should, value)
+    for row in value:
+        if not isinstance(row, list) or len(row) != k:
+            v.fail(name, f"a list of {k} numbers", row, " (as a row)")
+        for x in row:
+            v.number(name, x)
 
 
 def _check_history(v: _Checker, history: Any) -> list[dict[str, Any]]:
