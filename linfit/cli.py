@@ -411,14 +411,14 @@ def _finite(
 
 def _model_terms(
     x: list[str] | None, y: str | None, formula: str | None, exclude: list[str] | None
-) -> tuple[list[str] | None, str | None, str | None]:
-    """--x/--y, or --formula (not both); --exclude turns into a formula of the remaining
-    columns when --x is not given."""
+) -> list[str] | None:
+    """The --x columns, after checking that --x/--y, --formula and --exclude agree: --x/--y
+    or --formula, not both; --exclude only trims the default features."""
     if formula is not None and (x or y is not None):
         raise UsageError("--formula names the target and the terms; use it or --x/--y, not both")
     if exclude and (x or formula is not None):
         raise UsageError("--exclude trims the default features; it cannot go with --x or --formula")
-    return _split(x), y, formula
+    return _split(x)
 
 
 def _csv_options(sep, decimal, thousands, encoding, na):
@@ -732,7 +732,7 @@ def fit(
         from .robust import cov_name
 
         cov_type = cov_name(cov)
-        xs, _, _ = _model_terms(x, y, formula, exclude)
+        xs = _model_terms(x, y, formula, exclude)
         if json_ and _given(ctx, ("fmt",)) and fmt != Format.json:
             raise UsageError(f"--json and --format {fmt.value} contradict each other; use one")
         options = _solver_options(
@@ -1247,7 +1247,7 @@ def compare(
         )
         needs = any(get_solver(n).needs_rows(options) for n in names)
         csv_opts = _csv_options(sep, decimal, thousands, encoding, na)
-        xs, _, _ = _model_terms(x, y, formula, exclude)
+        xs = _model_terms(x, y, formula, exclude)
         from .atomic import refuse_clobber
         from .io import expand_inputs
 

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DataError, quote
-from .formula import Factor, Formula, Term, evaluate, term_label
+from .formula import Factor, Formula, evaluate
 from .limits import MAX_PARAMS
 
 #: A parser of numeric cells: (cells, column name, lines) → float64 with NaN for missing;
@@ -366,10 +366,10 @@ class Design:
                 col = Column(t, tuple(combo))
                 chosen.append(where[col])
                 names.append(":".join(lab(k) for lab, k in zip(labels, combo)))
-                specs.append([t, [_key_data(k) for k in combo]])
+                specs.append([t, list(combo)])
         return DesignSpec(
             formula=self.formula,
-            levels={c: [_key_data(k) for k in v] for c, v in sorted_levels.items()},
+            levels={c: list(v) for c, v in sorted_levels.items()},
             columns=specs,
             names=names,
             chosen=chosen,
@@ -399,10 +399,6 @@ def _product(options: list[list[Any]]) -> list[tuple[Any, ...]]:
     for opts in options:
         out = [p + (o,) for p in out for o in opts]
     return out
-
-
-def _key_data(key: Any) -> Any:
-    return key
 
 
 def _check_domain(label: str, v: np.ndarray, cols: dict, lines: np.ndarray, source: str) -> None:
@@ -579,6 +575,3 @@ def _valid_key(k: Any) -> bool:
     if isinstance(k, str):
         return True
     return isinstance(k, (int, float)) and not isinstance(k, bool) and math.isfinite(k)
-
-
-__all__ = ["Column", "Design", "DesignSpec", "level_label", "Term", "term_label"]

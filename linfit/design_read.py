@@ -16,7 +16,7 @@ import numpy as np
 
 from .accumulate import DesignStats
 from .dataset import Dataset, Reservoir
-from .design import Column, Design, DesignSpec
+from .design import Column, Design
 from .errors import DataError
 from .formula import Formula
 from .formula import parse as parse_formula
@@ -347,6 +347,3 @@ def _pad(V: np.ndarray, width: int) -> np.ndarray:
     out[: V.shape[0] - 1] = V[:-1]
     out[-1] = V[-1]
     return out
-
-
-__all__ = ["DesignPart", "DesignSpec", "finish", "read_part"]
