@@ -89,17 +89,13 @@ def _stream_writer(path: str, mode: str, **kwargs) -> Iterator[IO]:
         yield out if "b" not in mode else out.buffer
         out.flush()
         return
-    if fd is not None:
-        try:
-            mode = mode.replace("w", "a")  # a descriptor opened by the shell: never truncate
-            fh = os.fdopen(os.dup(fd), mode, **kwargs)  # noqa: SIM115 - closed below
-        except OSError as exc:
-            raise OutputError(_describe(path, exc)) from None
-    else:
-        try:
+    try:
+        if fd is not None:  # a descriptor the shell opened (e.g. with >>): never truncate
+            fh = os.fdopen(os.dup(fd), mode.replace("w", "a"), **kwargs)  # noqa: SIM115
+        else:
             fh = open(path, mode, **kwargs)  # noqa: SIM115 - closed below
-        except OSError as exc:
-            raise OutputError(_describe(path, exc)) from None
+    except OSError as exc:
+        raise OutputError(_describe(path, exc)) from None
     try:
         yield fh
         fh.close()
