@@ -140,7 +140,8 @@ class Expr:
         raise ValueError("not a formula expression")
 
 
-_PLAIN_NAME = re.compile(r"[A-Za-z.][A-Za-z0-9._]*|_[A-Za-z0-9._]*")
+#: R's syntactic names, letters of any script included (as R reads them in a UTF-8 locale).
+_PLAIN_NAME = re.compile(r"(?:[^\W\d]|\.)[\w.]*")
 _PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "^": 4}
 
 
@@ -243,8 +244,8 @@ class Formula:
 # -- the parser ------------------------------------------------------------------------------
 _TOKEN = re.compile(
     r"""\s*(?:
-        (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![A-Za-z_.]))
-      | (?P<name>[A-Za-z_.][A-Za-z0-9_.]*)
+        (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w.]))
+      | (?P<name>(?:[^\W\d]|\.)[\w.]*)
       | `(?P<quoted>(?:[^`]|``)*)`
       | (?P<op>%in%|\*\*|[~+\-*/:^(),])
     )""",

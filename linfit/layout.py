@@ -14,6 +14,8 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from rich.cells import cell_len, chop_cells
+
 #: Fewest significant digits a number is shown with (R's summary.lm shows 4 to 7).
 MIN_DIGITS = 4
 #: Narrowest layout attempted; a smaller COLUMNS is treated as this.
@@ -102,12 +104,12 @@ def render(grid: Grid, width: int) -> str:
         if len(parts) > 1:
             title = f"{grid.title or grid.name} (part {i + 1} of {len(parts)})"
         if title:
-            out += _wrap(title, width)
+            out += wrap(title, width)
         out.append("")
         out += _body(grid, cols, digits, widths, sp)
         out.append("")
     for note in grid.notes:
-        out += _wrap(note, width)
+        out += wrap(note, width)
     return "\n".join(line.rstrip() for line in out) + "\n"
 
 
@@ -126,15 +128,15 @@ class _Measure:
         """Width of column ``c`` at ``digits``: its widest cell or its header."""
         key = (c, digits)
         if key not in self.cache:
-            head = len(self.grid.columns[c].head)
-            self.cache[key] = max([head, *map(len, _cells(self.grid, c, digits))])
+            head = cell_len(self.grid.columns[c].head)
+            self.cache[key] = max([head, *map(cell_len, _cells(self.grid, c, digits))])
         return self.cache[key]
 
     def narrow(self, c: int, digits: int) -> int:
         """Width of column ``c`` at ``digits`` when its header wraps (at spaces, and inside
         a word longer than ``HEAD_WORD``)."""
-        head = max((len(w) for w in self.grid.columns[c].head.split()), default=0)
-        return max([min(head, HEAD_WORD), *map(len, _cells(self.grid, c, digits))])
+        head = max((cell_len(w) for w in self.grid.columns[c].head.split()), default=0)
+        return max([min(head, HEAD_WORD), *map(cell_len, _cells(self.grid, c, digits))])
 
     def text_min(self, c: int) -> int:
         """A text column may wrap at spaces down to its longest word (at least 8)."""
@@ -142,7 +144,7 @@ class _Measure:
         if key not in self.cache:
             words = [w for cell in _cells(self.grid, c, 0) for w in cell.split()]
             words += self.grid.columns[c].head.split()
-            self.cache[key] = min(self.natural(c, 0), max([8, *map(len, words)]))
+            self.cache[key] = min(self.natural(c, 0), max([8, *map(cell_len, words)]))
         return self.cache[key]
 
     def _width(self, c: int, digits: int, wrap_text: bool) -> int:
@@ -224,7 +226,7 @@ def _widen_heads(grid: Grid, cols: list[int], widths: list[int], sp: _Spacing, w
     widths = list(widths)
     for i, c in enumerate(cols):
         spare = width - _total(widths, sp)
-        need = len(grid.columns[c].head) - widths[i]
+        need = cell_len(grid.columns[c].head) - widths[i]
         if need > 0:
             widths[i] += min(need, max(spare, 0))
     return widths
@@ -232,14 +234,14 @@ def _widen_heads(grid: Grid, cols: list[int], widths: list[int], sp: _Spacing, w
 
 # -- drawing --------------------------------------------------------------------------------
 def _body(grid: Grid, cols: list[int], digits: dict, widths: list[int], sp: _Spacing):
-    heads = [_wrap(grid.columns[c].head, w) for c, w in zip(cols, widths)]
+    heads = [wrap(grid.columns[c].head, w) for c, w in zip(cols, widths)]
     height = max(len(h) for h in heads)
     heads = [[""] * (height - len(h)) + h for h in heads]  # bottom-aligned headers
     lines = [_line(grid, cols, [h[k] for h in heads], widths, sp) for k in range(height)]
     lines.append(" " * (sp.indent - 1) + "─" * (sum(widths) + sp.gap * (len(widths) - 1) + 1))
     for row in grid.rows:
         cells = [
-            _wrap(number(row[c], digits[c]), w) if c < len(row) else [""]
+            wrap(number(row[c], digits[c]), w) if c < len(row) else [""]
             for c, w in zip(cols, widths)
         ]
         for k in range(max(len(cell) for cell in cells)):
@@ -251,13 +253,35 @@ def _body(grid: Grid, cols: list[int], digits: dict, widths: list[int], sp: _Spa
 def _line(grid: Grid, cols: list[int], texts: list[str], widths: list[int], sp: _Spacing) -> str:
     out = []
     for c, t, w in zip(cols, texts, widths):
-        out.append(t.ljust(w) if grid.columns[c].align == "left" else t.rjust(w))
+        pad = " " * (w - cell_len(t))
+        out.append(t + pad if grid.columns[c].align == "left" else pad + t)
     return (" " * sp.indent + (" " * sp.gap).join(out)).rstrip()
 
 
-def _wrap(text: str, width: int) -> list[str]:
-    """Text broken at spaces to ``width`` (a longer word is cut); numbers never reach here
-    wider than their column."""
-    if len(text) <= width:
+def wrap(text: str, width: int) -> list[str]:
+    """Text broken at spaces to ``width`` terminal cells (a longer word is cut); numbers never
+    reach here wider than their column. Widths are display cells (Rich's measure), so a CJK
+    or emoji character counts two."""
+    if cell_len(text) <= width:
         return [text]
-    return textwrap.wrap(text, width, break_on_hyphens=False) or [""]
+    if cell_len(text) == len(text):  # one cell per character: the standard library's wrap
+        return textwrap.wrap(text, width, break_on_hyphens=False) or [""]
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        while cell_len(word) > width:  # cut a word wider than the column
+            if line:
+                lines.append(line)
+                line = ""
+            head = chop_cells(word, max(width, 2))[0] or word[0]
+            lines.append(head)
+            word = word[len(head) :]
+        joined = f"{line} {word}" if line else word
+        if cell_len(joined) <= width:
+            line = joined
+        else:
+            lines.append(line)
+            line = word
+    if line:
+        lines.append(line)
+    return lines or [""]

@@ -11,13 +11,13 @@ import io
 import json
 import math
 import sys
-import textwrap
 import time
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console
 
-from .layout import MIN_DIGITS, MISSING, Column, Grid, number, output_width, render
+from .layout import MIN_DIGITS, MISSING, Column, Grid, number, output_width, render, wrap
 from .model import INTERCEPT, LinearModel
 
 
@@ -185,13 +185,13 @@ def fit_table_text(model: LinearModel, source: str) -> str:
     """The heading, the coefficient table and the metrics table, laid out for stdout."""
     width = output_width(sys.stdout)
     head = fit_heading(model, source)
-    parts = [head] if len(head) <= width else head.split("  [", 1)
+    parts = [head] if cell_len(head) <= width else head.split("  [", 1)
     if len(parts) == 2:
         parts[1] = "[" + parts[1]
     keep = f"n = {model.n_samples}]"  # never split "n =" from its number
-    glued = [p.replace(keep, keep.replace(" ", "\0")) for p in parts]
-    lines = [ln for p in glued for ln in textwrap.wrap(p, width, break_on_hyphens=False)]
-    text = "\n".join(lines).replace("\0", " ")
+    glue = "\ue000"  # one cell wide and not a space: "n =" stays beside its number
+    glued = [p.replace(keep, keep.replace(" ", glue)) for p in parts]
+    text = "\n".join(ln for p in glued for ln in wrap(p, width)).replace(glue, " ")
     return text + "\n" + "".join(render(g, width) for g in fit_grids(model))
 
 

@@ -208,3 +208,15 @@ def test_syntax_errors_are_one_clear_message(text, says):
     message = str(info.value)
     assert says in message and "\n" not in message and "\x1b" not in message
     assert info.value.code == 2
+
+
+def test_names_in_any_script_are_plain_names():
+    """R reads letters of any script as a name in a UTF-8 locale; no backticks needed, and a
+    name written back needs none either."""
+    f = parse("体重 ~ 身長 + log(größe) + C(都市)")
+    assert f.target.value == "体重"
+    exprs = [fac.expr for t in f.terms for fac in t]
+    assert [e.label() for e in exprs] == ["身長", "log(größe)", "都市"]
+    assert exprs[1].args[0].value == "größe" and exprs[2].value == "都市"
+    assert parse("y ~ `a b`").terms[0][0].expr.label() == "`a b`"  # not a syntactic name
+    assert parse("y ~ `2x`").terms[0][0].expr.label() == "`2x`"

@@ -357,3 +357,28 @@ def test_long_feature_names_wrap_but_numbers_stay_whole(tmp_path):
     for coef in doc["stats"]["coef"].values():
         for stat in ("estimate", "se", "t", "ci_low", "ci_high"):
             assert any(close(t, coef[stat]) and precise(t, coef[stat]) for t in tokens), stat
+
+
+def test_wide_characters_are_measured_in_terminal_cells(tmp_path):
+    """CJK names and group values take two cells each: every line fits the width in display
+    cells, and the numbers of each column end in the same cell on every row."""
+    from rich.cells import cell_len
+
+    rows = ["重量グラム,都市,y"]
+    for r in range(30):
+        city = ["東京", "大阪市中央区", "札幌"][r % 3]
+        rows.append(f"{math.sin(r)!r},{city},{2 * math.sin(r) + len(city) + 0.1 * math.cos(r)!r}")
+    path = write(tmp_path / "cjk.csv", "\n".join(rows) + "\n")
+    for args in (
+        ["--formula", "y ~ 重量グラム + C(都市)"],
+        ["-x", "重量グラム", "-y", "y", "--by", "都市"],
+    ):
+        for width in (40, 60, 100):
+            out = run_cli("fit", path, *args, env={"COLUMNS": str(width)}).stdout
+            lines = out.splitlines()
+            assert lines and all(cell_len(ln) <= width for ln in lines), (args, width)
+            blocks = [b.splitlines() for b in out.split("\n\n")]
+            tables = [b[b.index(r) + 1 :] for b in blocks for r in b if r.strip().startswith("─")]
+            assert tables and any("東京" in ln for t in tables for ln in t)
+            for rows in tables:  # right-aligned numbers end in one cell on every row
+                assert len({cell_len(ln) for ln in rows}) == 1, (args, width, rows)
