@@ -46,6 +46,7 @@ COND_HINT = 100.0
 CONVERGED = "gradient below --tol"
 FALLING = "reached --epochs with the loss still falling"
 NOISE_FLOOR = "reached --epochs with the loss flat at SGD's noise floor"
+SWINGING = "reached --epochs with the loss flat and the gradient not shrinking"
 
 
 @dataclass
@@ -361,13 +362,17 @@ class Monitor:
 
     def _why_capped(self) -> str:
         """Why a capped run had not converged: SGD at its noise floor (the best loss of the
-        last fifth of the run is no better, by 1% of the whole run's gain, than before), or
-        a loss still falling."""
+        last fifth of the run is no better, by 1% of the whole run's gain, than before); full
+        batches swinging across the minimum (the loss of the last fifth no lower, to 1e-12, yet
+        the gradient above --tol: an lr at the edge of stability); or a loss still falling."""
         curve = [loss for _, loss in self.curve]
-        if self.options.batch_size is None or len(curve) < 10:
+        if len(curve) < 10:
             return FALLING
         k = max(2, len(curve) // 5)
         before, recent = min(curve[:-k]), min(curve[-k:])
+        if self.options.batch_size is None:
+            flat = before - recent <= 1e-12 * abs(before)  # round-off may still nick it
+            return SWINGING if flat else FALLING
         gain = curve[0] - min(curve)
         return NOISE_FLOOR if before - recent <= 0.01 * gain else FALLING
 
@@ -379,6 +384,19 @@ class Monitor:
             return (
                 f"{head}: the loss is flat at the noise floor of SGD with batches of "
                 f"{o.batch_size}; a smaller --lr or a larger --batch-size lowers the floor"
+            )
+        if result.stop_reason == SWINGING:
+            top = 1.0 if scale == "whiten" else quadratic(self.problem, self.co).curvatures()[0]
+            if o.lr * top > 1.8:  # the steepest direction's error is multiplied by 1 − lr·top
+                return (
+                    f"{head}: the loss stopped falling but the gradient did not shrink, so the "
+                    f"steps swing across the minimum (each epoch multiplies the steepest "
+                    f"direction's error by 1 − lr·curvature = {1 - o.lr * top:.3g}); lower --lr"
+                    + (" (1 is exact when whitened)" if scale == "whiten" else "")
+                )
+            return (
+                f"{head}: the loss is flat at the floating-point floor while the gradient "
+                f"is above --tol {o.tol:g}; a larger --tol accepts this answer"
             )
         head += f" (--tol {o.tol:g}), the loss still falling"
         if scale != "whiten":
