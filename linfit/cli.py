@@ -434,13 +434,21 @@ def _csv_options(sep, decimal, thousands, encoding, na):
 
 
 def _note(message: str, quiet: bool) -> None:
+    """A note on stderr: one line when piped (for grep), wrapped at spaces under a hanging
+    indent on a terminal, whose own wrap would cut words."""
     if not quiet:
         from rich.markup import escape
 
+        from .layout import output_width, wrap
         from .report import stderr_console
 
+        text = f"note: {message}"
+        if sys.stderr.isatty():
+            lines = wrap(text, output_width(sys.stderr) - 1 - 6)
+            text = "\n      ".join(lines)
+        head, rest = text[:5], text[5:]
         stderr_console().print(
-            f"[yellow]note:[/yellow] {escape(message)}", highlight=False, soft_wrap=True
+            f"[yellow]{head}[/yellow]{escape(rest)}", highlight=False, soft_wrap=True
         )
 
 

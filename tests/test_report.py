@@ -382,3 +382,37 @@ def test_wide_characters_are_measured_in_terminal_cells(tmp_path):
             assert tables and any("東京" in ln for t in tables for ln in t)
             for rows in tables:  # right-aligned numbers end in one cell on every row
                 assert len({cell_len(ln) for ln in rows}) == 1, (args, width, rows)
+
+
+def test_notes_wrap_at_spaces_on_a_terminal_and_stay_one_line_in_a_pipe():
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    args = [sys.executable, "-m", "linfit", "fit", str(SAMPLES / "noisy_line.csv")]
+    args += ["--method", "gd", "--epochs", "5", "--lr", "0.01", "--format", "csv", "--no-stats"]
+    piped = subprocess.run(args, capture_output=True, text=True, env=dict(os.environ))
+    note = [ln for ln in piped.stderr.splitlines() if ln.startswith("note: gd stopped")]
+    assert len(note) == 1 and len(note[0]) > 60  # a long note, whole on one line
+    master, slave = pty.openpty()
+    env = dict(os.environ, COLUMNS="60")
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=slave, close_fds=True, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=120)
+    os.close(master)
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode())
+    lines = plain.replace("\r", "").splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("note: gd stopped"))
+    block = [lines[start]] + [ln for ln in lines[start + 1 :] if ln.startswith("      ")]
+    assert len(block) > 1 and all(len(ln) < 60 for ln in block), block
+    assert " ".join(ln.strip() for ln in block) == note[0]  # same words, broken at spaces
