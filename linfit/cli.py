@@ -876,11 +876,11 @@ def fit(
                     "--diagnostics needs the inference statistics, which a rank-deficient fit "
                     "does not have; drop the collinear columns (or fit without --diagnostics)"
                 )
-            sample_n = PLOT_SAMPLE if plot_file else 0
+            sample_n = PLOT_SAMPLE if (plot or plot_file) else 0
             with atomic_writer(diagnostics, "w", encoding="utf-8", newline="") as fh:
                 checks = diagnostics_pass(model, expand_inputs(data), fh, csv_opts, sample_n)
             model.diagnostics = checks.result(expand_inputs(data))
-        elif plot_file and model.inference is not None and engine == Engine.local:
+        elif (plot or plot_file) and model.inference is not None and engine == Engine.local:
             from .fit_diagnostics import diagnostics_pass
 
             if "-" in expand_inputs(data):
