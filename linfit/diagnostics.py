@@ -129,6 +129,7 @@ class CheckSummary:
         self.k = len(inference["r"])
         self.n_model = int(inference["df_resid"]) + self.k
         self.cook_cut = 4.0 / self.n_model if self.n_model else math.nan
+        self.weighted = False  # the residuals are √w·e (a weighted model)
         self.rows_read = 0  # rows with a residual, zero weights included
         self.n = 0  # of them, those of nonzero weight
         self.outliers = 0
@@ -158,6 +159,7 @@ class CheckSummary:
         the rows' weights, for a weighted model)."""
         self.rows_read += len(diag["resid"])
         if w is not None:
+            self.weighted = True
             keep = np.asarray(w) > 0
             lines, X, fitted, w = lines[keep], X[keep], fitted[keep], w[keep]
             diag = {k: v[keep] for k, v in diag.items()}
@@ -244,6 +246,7 @@ class CheckSummary:
             worst.append({k: (float(v) if isinstance(v, float) else v) for k, v in row.items()})
         return {
             "n": n,
+            "residuals": "weighted" if self.weighted else "raw",
             "rstudent_cut": RSTUDENT_CUT,
             "rstudent_over": self.outliers,
             "cooks_cut": self.cook_cut,

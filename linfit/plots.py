@@ -85,10 +85,11 @@ def _terminal(model: LinearModel, data, curve, checks=None) -> None:
         panels += ["resid", "qq"]
     rows, cols = (len(panels) + 1) // 2, min(2, len(panels))
     width = os.get_terminal_size(2).columns if sys.stderr.isatty() else 80
+    width = min(TERMINAL_MAX_WIDTH, max(60, width))
     plt.clear_figure()
     plt.theme("clear")
     plt.limitsize(False, False)  # rows of panels may be taller than the terminal
-    plt.plotsize(min(TERMINAL_MAX_WIDTH, max(60, width)), TERMINAL_ROW_HEIGHT * rows)
+    plt.plotsize(width, TERMINAL_ROW_HEIGHT * rows)
     if len(panels) > 1:
         plt.subplots(rows, cols)
     for i, panel in enumerate(panels):
@@ -113,22 +114,25 @@ def _terminal(model: LinearModel, data, curve, checks=None) -> None:
                 plt.yscale("log")
             plt.xlabel("epoch")
         else:
-            _terminal_lm_panel(plt, panel, checks)
+            _terminal_lm_panel(plt, panel, checks, width // cols)
     text = plt.build()
     if not sys.stderr.isatty():
         text = re.sub(r"\x1b\[[0-9;]*m", "", text)
     sys.stderr.write(_title(model) + "\n" + text + "\n")
 
 
-def _terminal_lm_panel(plt, panel: str, checks) -> None:
-    """R's Residuals vs Fitted (flagged rows labelled by line number) or Normal Q-Q."""
+def _terminal_lm_panel(plt, panel: str, checks, width: int) -> None:
+    """R's Residuals vs Fitted (the rows R labels marked x, their line numbers in the title
+    when it fits the panel's ``width``) or Normal Q-Q."""
     if panel == "resid":
         r = checks.plot_rows()
-        plt.title("Residuals vs Fitted")
-        plt.scatter(r["fitted"].tolist(), r["resid"].tolist(), marker="dot")
+        top = labelled_rows(r)  # marked with x, named in the title (text labels collide)
+        title = f"Residuals vs Fitted · x: {' '.join(_label(r, i) for i in top)}"
+        plt.title(title if len(title) <= width - 6 else "Residuals vs Fitted · x: largest")
+        rest = np.setdiff1d(np.arange(len(r["resid"])), top)
+        plt.scatter(r["fitted"][rest].tolist(), r["resid"][rest].tolist(), marker="dot")
+        plt.scatter(r["fitted"][top].tolist(), r["resid"][top].tolist(), marker="x")
         plt.hline(0.0)
-        for i in labelled_rows(r):
-            plt.text(_label(r, i), float(r["fitted"][i]), float(r["resid"][i]), alignment="left")
         plt.xlabel("fitted")
         plt.ylabel("residual")
         return

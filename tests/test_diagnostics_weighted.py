@@ -73,6 +73,7 @@ def test_fit_diagnostics_file_and_checks_equal_r(ref, tmp_path):
     _check_rows(got, ref)
     d = json.loads(proc.stdout)["diagnostics"]
     assert d["n"] == ref["n"]  # rows of nonzero weight, as weighted.residuals keeps them
+    assert d["residuals"] == "weighted"
     for key, want in [
         ("durbin_watson", ref["dw"]),
         (("jarque_bera", "statistic"), ref["jb"]),
@@ -159,3 +160,23 @@ def test_weighted_plot_file_has_r_panels(tmp_path):
     text = svg.read_text()
     for title in ("Residuals vs Fitted", "Normal Q-Q", "Scale-Location", "Residuals vs Leverage"):
         assert title in text, title
+
+
+def test_weighted_table_says_which_residuals(tmp_path):
+    args = ("--x", "wt,qsec", "--y", "mpg", "--weights", "hp", "--diagnostics", tmp_path / "d.csv")
+    proc = run_cli("fit", R / "mtcars.csv", *args, "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert "weighted residuals √w·e" in " ".join(proc.stdout.split())
+    proc = run_cli(
+        "fit",
+        R / "mtcars.csv",
+        "--x",
+        "wt,qsec",
+        "--y",
+        "mpg",
+        "--json",
+        "-q",
+        "--diagnostics",
+        tmp_path / "d.csv",
+    )
+    assert json.loads(proc.stdout)["diagnostics"]["residuals"] == "raw"
