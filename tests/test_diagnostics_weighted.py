@@ -180,3 +180,31 @@ def test_weighted_table_says_which_residuals(tmp_path):
         tmp_path / "d.csv",
     )
     assert json.loads(proc.stdout)["diagnostics"]["residuals"] == "raw"
+
+
+def test_rows_with_a_missing_weight_are_left_out_as_the_fit_leaves_them(tmp_path):
+    """mtcars with three weights missing: the fit drops those rows (--na drop), and the
+    diagnostics file gives them empty cells; every other row has the figures of the fit of
+    the file without them."""
+    d = pd.read_csv(R / "mtcars.csv")
+    d["hp"] = d["hp"].astype(object)
+    gaps = [3, 10, 20]
+    d.loc[gaps, "hp"] = ""
+    d.to_csv(tmp_path / "gaps.csv", index=False)
+    d.drop(index=gaps).to_csv(tmp_path / "kept.csv", index=False)
+    args = ("--x", "wt,qsec", "--y", "mpg", "--weights", "hp", "--json", "-q")
+    a = run_cli("fit", tmp_path / "gaps.csv", *args, "--diagnostics", tmp_path / "a.csv")
+    b = run_cli("fit", tmp_path / "kept.csv", *args, "--diagnostics", tmp_path / "b.csv")
+    assert a.returncode == 0 and b.returncode == 0, a.stderr + b.stderr
+    ga = pd.read_csv(tmp_path / "a.csv", keep_default_na=False, na_values=[""])
+    gb = pd.read_csv(tmp_path / "b.csv", keep_default_na=False, na_values=[""])
+    cols = [f"mpg_{c}" for c in ("resid", "hat", "rstandard", "rstudent", "cooks")]
+    assert ga.loc[gaps, cols].isna().all().all()
+    np.testing.assert_allclose(ga.drop(index=gaps)[cols], gb[cols], rtol=1e-10)
+    da, db = json.loads(a.stdout)["diagnostics"], json.loads(b.stdout)["diagnostics"]
+    assert da["n"] == db["n"] == 29
+    for key in ("durbin_watson", "cooks_over", "rstudent_over"):
+        assert da[key] == pytest.approx(db[key], rel=1e-10)
+    assert da["breusch_pagan"]["statistic"] == pytest.approx(
+        db["breusch_pagan"]["statistic"], rel=1e-10
+    )
