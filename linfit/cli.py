@@ -773,10 +773,10 @@ def fit(
         if diagnostics:
             from .fit_diagnostics import check_inputs
 
-            if weights is not None or by:
+            if by:
                 raise UsageError(
-                    "--diagnostics is not available with --weights or --by yet; fit without "
-                    "them for the diagnostics"
+                    "--diagnostics is not available with --by yet; fit one group at a time "
+                    "(a file per group) for its diagnostics"
                 )
             if engine == Engine.dask:
                 raise UsageError(
@@ -884,11 +884,11 @@ def fit(
                     "--diagnostics needs the inference statistics, which a rank-deficient fit "
                     "does not have; drop the collinear columns (or fit without --diagnostics)"
                 )
-            sample_n = PLOT_SAMPLE if plot_file else 0
+            sample_n = PLOT_SAMPLE if (plot or plot_file) else 0
             with atomic_writer(diagnostics, "w", encoding="utf-8", newline="") as fh:
                 checks = diagnostics_pass(model, expand_inputs(data), fh, csv_opts, sample_n)
             model.diagnostics = checks.result(expand_inputs(data))
-        elif plot_file and model.inference is not None and engine == Engine.local and not weights:
+        elif (plot or plot_file) and model.inference is not None and engine == Engine.local:
             from .fit_diagnostics import diagnostics_pass
 
             if "-" in expand_inputs(data):
@@ -1060,7 +1060,8 @@ def predict(
             "--diagnostics",
             help="Add <target>_resid, _hat (leverage), _rstandard, _rstudent and _cooks "
             "columns (as R's residuals, hatvalues, rstandard, rstudent, cooks.distance; "
-            "needs the model's inference block).",
+            "needs the model's inference block). A weighted model reads its weights column "
+            "from DATA when it is there, else gives every row weight 1.",
             rich_help_panel=OUTPUT,
         ),
     ] = False,
@@ -1099,11 +1100,6 @@ def predict(
             score=score,
         )
         if diagnostics:
-            if m.weights is not None:
-                raise UsageError(
-                    f"{model} is a weighted fit (--weights {m.weights}); --diagnostics for "
-                    "weighted models is not available yet"
-                )
             kw["diagnostics"] = True
         if engine == Engine.dask:
             from .dask_engine import predict_dask
@@ -1132,6 +1128,12 @@ def predict(
             _note(
                 f"{rep.overflow} of {rep.rows} rows have a prediction beyond float64's range "
                 "(±1.8e308); it is left empty",
+                quiet,
+            )
+        if diagnostics and rep.no_weights:
+            _note(
+                f"{data} has no weights column {m.weights!r}: the diagnostics give every row "
+                "weight 1 (as R's predict.lm gives new rows)",
                 quiet,
             )
         if diagnostics and rep.no_target:

@@ -53,22 +53,38 @@ def leverage(inference: dict[str, Any], X: np.ndarray) -> np.ndarray:
 
 
 def row_diagnostics(
-    inference: dict[str, Any], X: np.ndarray, y: np.ndarray, fitted: np.ndarray
+    inference: dict[str, Any],
+    X: np.ndarray,
+    y: np.ndarray,
+    fitted: np.ndarray,
+    w: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """The five columns (by suffix) for rows with features ``X``, targets ``y`` (NaN where
     missing) and predictions ``fitted``. NaN where a figure does not exist (no target, h = 1,
-    no residual degrees of freedom)."""
+    no residual degrees of freedom).
+
+    ``w``: the rows' weights (a weighted model), as R's ``lm(weights=)`` uses them: the
+    residual stays y − ŷ (R's ``residuals``), the leverage is that of the √w-scaled row
+    (wᵢ·xᵢᵀ(XᵀWX)⁻¹xᵢ, R's ``hatvalues``) and the studentised residuals and Cook's distance
+    use the weighted residual √w·e (R's ``weighted.residuals``). A row of weight 0 (or a
+    missing weight) has only its residual: R leaves such rows out of ``lm.influence``."""
     k = len(inference["r"])
     df = int(inference["df_resid"])
     sigma = math.nan if inference["sigma"] is None else float(inference["sigma"])
     sse = sigma * sigma * df
     h = leverage(inference, X)
     e = np.asarray(y, dtype=np.float64) - np.asarray(fitted, dtype=np.float64)
+    ew = e
+    if w is not None:
+        w = np.asarray(w, dtype=np.float64)
+        with np.errstate(all="ignore"):
+            h = np.where(w > 0, w * h, np.nan)
+            ew = np.sqrt(w) * e
     with np.errstate(all="ignore"):
         one_h = 1.0 - h
-        std = e / (sigma * np.sqrt(one_h))
-        s_i2 = (sse - e * e / one_h) / (df - 1) if df > 1 else np.full(len(e), np.nan)
-        stud = e / (np.sqrt(s_i2) * np.sqrt(one_h))
+        std = ew / (sigma * np.sqrt(one_h))
+        s_i2 = (sse - ew * ew / one_h) / (df - 1) if df > 1 else np.full(len(e), np.nan)
+        stud = ew / (np.sqrt(s_i2) * np.sqrt(one_h))
         cooks = std * std * h / (one_h * k)
     bad = ~(one_h > 0)
     for a in (std, stud, cooks):
@@ -99,24 +115,31 @@ class CheckSummary:
     """What a careful analyst checks after a fit, gathered in one streamed pass over the
     fitted rows, in their input order: outliers (|rstudent| > 3), influential rows (Cook's
     distance > 4/n), Durbin–Watson, Jarque–Bera and Breusch–Pagan (Koenker's studentised
-    form, lmtest::bptest's default). Memory is bounded: power sums, the flagged rows with the
-    largest Cook's distances, and an optional random sample of rows for the plots."""
+    form, lmtest::bptest's default). Memory is bounded: power sums, a small triangular
+    factor, the flagged rows with the largest Cook's distances, and an optional random sample
+    of rows for the plots.
+
+    A weighted model's figures are those of its weighted residuals uᵢ = √wᵢ·eᵢ over the rows
+    of nonzero weight (R's ``weighted.residuals``, which drops the others): Durbin–Watson and
+    Jarque–Bera of u, and Breusch–Pagan as Koenker's n·R² of u² − mean(u²) on the model's
+    regressors (unweighted). Unweighted, u = e and these are the usual figures."""
 
     def __init__(self, inference: dict[str, Any], sample: int = 0, seed: int = 0) -> None:
         self.inference = inference
         self.k = len(inference["r"])
         self.n_model = int(inference["df_resid"]) + self.k
         self.cook_cut = 4.0 / self.n_model if self.n_model else math.nan
-        self.n = 0
+        self.weighted = False  # the residuals are √w·e (a weighted model)
+        self.rows_read = 0  # rows with a residual, zero weights included
+        self.n = 0  # of them, those of nonzero weight
         self.outliers = 0
         self.influential = 0
-        self.power = np.zeros(5)  # Σ (e − shift)^j, j = 0..4
+        self.power = np.zeros(5)  # Σ (u − shift)^j, j = 0..4
         self.shift: float | None = None
         self.dw_num = 0.0
         self.last: float | None = None
-        self.atu = np.zeros(self.k)  # Aᵀ(e²) and Aᵀ1, for the Breusch–Pagan projection
-        self.at1 = np.zeros(self.k)
-        self.u2 = 0.0  # Σ e⁴
+        self.aux: np.ndarray | None = None  # R of [A, 1, u²]: the Breusch–Pagan regression
+        self.u4 = 0.0  # Σ u⁴
         self.file = 0  # index of the input file being read (set by the caller)
         self.sample = sample
         self.rng = np.random.default_rng(seed)
@@ -125,30 +148,44 @@ class CheckSummary:
         self.flag_rows = np.empty((0, len(ROW_FIELDS)))  # flagged rows, worst kept
 
     def update(
-        self, lines: np.ndarray, X: np.ndarray, fitted: np.ndarray, diag: dict[str, np.ndarray]
+        self,
+        lines: np.ndarray,
+        X: np.ndarray,
+        fitted: np.ndarray,
+        diag: dict[str, np.ndarray],
+        w: np.ndarray | None = None,
     ) -> None:
-        """Rows with a residual, in input order (``diag``: row_diagnostics' columns)."""
+        """Rows with a residual, in input order (``diag``: row_diagnostics' columns; ``w``:
+        the rows' weights, for a weighted model)."""
+        self.rows_read += len(diag["resid"])
+        if w is not None:
+            self.weighted = True
+            keep = np.asarray(w) > 0
+            lines, X, fitted, w = lines[keep], X[keep], fitted[keep], w[keep]
+            diag = {k: v[keep] for k, v in diag.items()}
         e = diag["resid"]
         if not len(e):
             return
+        u = e if w is None else np.sqrt(w) * e
         if self.shift is None:
-            self.shift = float(e[0])
-        self.n += len(e)
+            self.shift = float(u[0])
+        self.n += len(u)
         t, cook = diag["rstudent"], diag["cooks"]
         big_t = np.abs(t) > RSTUDENT_CUT
         big_c = cook > self.cook_cut
         self.outliers += int(big_t.sum())
         self.influential += int(big_c.sum())
-        c = e - self.shift
+        c = u - self.shift
         self.power += [len(c), c.sum(), (c**2).sum(), (c**3).sum(), (c**4).sum()]
-        prev = np.concatenate([[self.last], e]) if self.last is not None else e
+        prev = np.concatenate([[self.last], u]) if self.last is not None else u
         self.dw_num += float(np.sum(np.diff(prev) ** 2))
-        self.last = float(e[-1])
-        A = scaled_design(self.inference, X)
-        u = e * e
-        self.atu += A.T @ u
-        self.at1 += A.sum(axis=0)
-        self.u2 += float(u @ u)
+        self.last = float(u[-1])
+        u2 = u * u
+        block = np.column_stack([scaled_design(self.inference, X), np.ones(len(u)), u2])
+        if self.aux is not None:
+            block = np.vstack([self.aux, block])
+        self.aux = np.linalg.qr(block, mode="r")
+        self.u4 += float(u2 @ u2)
         rows = np.column_stack(
             [fitted, e, diag["rstandard"], t, diag["hat"], cook, np.full(len(e), self.file), lines]
         )
@@ -191,11 +228,15 @@ class CheckSummary:
             jb = n / 6.0 * (skew * skew + (kurt - 3.0) ** 2 / 4.0)
             sse = s2 + 2 * shift * s1 + n * shift**2
             dw = self.dw_num / sse
-            # Koenker: w = e² − mean(e²); BP = n·‖Qᵀw‖² / ‖w‖², where Qᵀw = R⁻ᵀAᵀw
+            # Koenker: v = u² − mean(u²); BP = n·‖Q₁ᵀv‖² / ‖v‖², Q₁ the design's columns:
+            # Q₁ᵀ1 and Q₁ᵀu² are the last two columns of the factor of [A, 1, u²]
             ubar = sse / n if n else math.nan
-            R = np.asarray(self.inference["r"], dtype=np.float64)
-            z = np.linalg.solve(R.T, self.atu - ubar * self.at1)
-            bp = n * float(z @ z) / (self.u2 - n * ubar * ubar)
+            q = self.k
+            if self.aux is not None and len(self.aux) >= q:
+                z = self.aux[:q, q + 1] - ubar * self.aux[:q, q]
+                bp = n * float(z @ z) / (self.u4 - n * ubar * ubar)
+            else:
+                bp = math.nan
         bp_df = self.k - 1
         worst = []
         for r in self.flag_rows[_worst_first(self.flag_rows)[:WORST]]:
@@ -205,6 +246,7 @@ class CheckSummary:
             worst.append({k: (float(v) if isinstance(v, float) else v) for k, v in row.items()})
         return {
             "n": n,
+            "residuals": "weighted" if self.weighted else "raw",
             "rstudent_cut": RSTUDENT_CUT,
             "rstudent_over": self.outliers,
             "cooks_cut": self.cook_cut,

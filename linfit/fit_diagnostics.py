@@ -68,9 +68,10 @@ def diagnostics_pass(
             header=i == 0,
             summary=summary,
         )
-    if summary.n != model.n_samples:
+    if summary.rows_read != model.n_samples:
         raise DataError(
-            f"the second pass over {', '.join(map(display_name, inputs))} found {summary.n} "
+            f"the second pass over {', '.join(map(display_name, inputs))} found "
+            f"{summary.rows_read} "
             f"rows with a residual, but the model was fitted on {model.n_samples}: did the "
             "file change during the fit? Run the fit again"
         )

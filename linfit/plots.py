@@ -14,6 +14,7 @@ import sys
 
 import numpy as np
 
+from .diagnostics import ROW_FIELDS
 from .errors import EnvironmentProblem, OutputError, UsageError
 from .model import LinearModel
 
@@ -53,12 +54,21 @@ def plot_fit(
         raise UsageError(f"--plot-file {path}: use a .png, .svg or .pdf file name")
     data, curve = _panels(model, sample, result)
     if terminal:
-        _terminal(model, data, curve)
+        _terminal(model, data, curve, checks)
     if path is not None:
         _file(model, data, curve, path, checks)
 
 
-def _terminal(model: LinearModel, data, curve) -> None:
+#: Terminal plot height per row of panels, and the widest a terminal plot grows.
+TERMINAL_ROW_HEIGHT = 22
+TERMINAL_MAX_WIDTH = 160
+
+
+def _terminal(model: LinearModel, data, curve, checks=None) -> None:
+    """The figures in text on stderr: the fit (one feature) or residuals against fitted
+    values, the loss curve, and, with ``checks``, R's first two plot(lm) panels (residuals vs
+    fitted and the normal Q-Q of the standardized residuals), two panels a row, as wide as
+    the terminal."""
     try:
         import plotext as plt
     except ImportError:
@@ -66,36 +76,74 @@ def _terminal(model: LinearModel, data, curve) -> None:
             "--plot needs plotext; install it with pip install 'linfit[plot]'"
         ) from None
     kind, a, b, line = data
+    panels = []
+    if kind == "line" or checks is None:
+        panels.append("data")
+    if curve is not None:
+        panels.append("loss")
+    if checks is not None:
+        panels += ["resid", "qq"]
+    rows, cols = (len(panels) + 1) // 2, min(2, len(panels))
+    width = os.get_terminal_size(2).columns if sys.stderr.isatty() else 80
+    width = min(TERMINAL_MAX_WIDTH, max(60, width))
     plt.clear_figure()
     plt.theme("clear")
-    plt.plotsize(
-        min(100, max(60, os.get_terminal_size(2).columns if sys.stderr.isatty() else 80)), 22
-    )
-    if curve is not None:
-        plt.subplots(1, 2)
-        plt.subplot(1, 1)
-    plt.title("data and fit" if kind == "line" else "residuals against fitted values")
-    if kind == "line":
-        plt.scatter(a.tolist(), b.tolist(), marker="dot", label="data")
-        plt.plot(a.tolist(), line.tolist(), marker="braille", label="fit")
-        plt.xlabel(model.features[0])
-        plt.ylabel(model.target)
-    else:
-        plt.scatter(a.tolist(), b.tolist(), marker="dot")
-        plt.xlabel("fitted")
-        plt.ylabel("residual")
-    if curve is not None:
-        plt.subplot(1, 2)
-        plt.title("loss by epoch")
-        epochs, curve = curve
-        plt.plot(epochs.tolist(), curve.tolist(), marker="braille")
-        if np.all(curve > 0):
-            plt.yscale("log")
-        plt.xlabel("epoch")
+    plt.limitsize(False, False)  # rows of panels may be taller than the terminal
+    plt.plotsize(width, TERMINAL_ROW_HEIGHT * rows)
+    if len(panels) > 1:
+        plt.subplots(rows, cols)
+    for i, panel in enumerate(panels):
+        if len(panels) > 1:
+            plt.subplot(i // cols + 1, i % cols + 1)
+        if panel == "data" and kind == "line":
+            plt.title("data and fit")
+            plt.scatter(a.tolist(), b.tolist(), marker="dot", label="data")
+            plt.plot(a.tolist(), line.tolist(), marker="braille", label="fit")
+            plt.xlabel(model.features[0])
+            plt.ylabel(model.target)
+        elif panel == "data":
+            plt.title("residuals against fitted values")
+            plt.scatter(a.tolist(), b.tolist(), marker="dot")
+            plt.xlabel("fitted")
+            plt.ylabel("residual")
+        elif panel == "loss":
+            plt.title("loss by epoch")
+            epochs, values = curve
+            plt.plot(epochs.tolist(), values.tolist(), marker="braille")
+            if np.all(values > 0):
+                plt.yscale("log")
+            plt.xlabel("epoch")
+        else:
+            _terminal_lm_panel(plt, panel, checks, width // cols)
     text = plt.build()
     if not sys.stderr.isatty():
         text = re.sub(r"\x1b\[[0-9;]*m", "", text)
     sys.stderr.write(_title(model) + "\n" + text + "\n")
+
+
+def _terminal_lm_panel(plt, panel: str, checks, width: int) -> None:
+    """R's Residuals vs Fitted (the rows R labels marked x, their line numbers in the title
+    when it fits the panel's ``width``) or Normal Q-Q."""
+    if panel == "resid":
+        r = checks.plot_rows()
+        top = labelled_rows(r)  # marked with x, named in the title (text labels collide)
+        title = f"Residuals vs Fitted · x: {' '.join(_label(r, i) for i in top)}"
+        plt.title(title if len(title) <= width - 6 else "Residuals vs Fitted · x: largest")
+        rest = np.setdiff1d(np.arange(len(r["resid"])), top)
+        plt.scatter(r["fitted"][rest].tolist(), r["resid"][rest].tolist(), marker="dot")
+        plt.scatter(r["fitted"][top].tolist(), r["resid"][top].tolist(), marker="x")
+        plt.hline(0.0)
+        plt.xlabel("fitted")
+        plt.ylabel("residual")
+        return
+    q, s, (qlo, lo), slope, _ = _qq(checks)
+    plt.title("Normal Q-Q")
+    if len(s):
+        ends = [float(q[0]), float(q[-1])]
+        plt.plot(ends, [lo + slope * (t - qlo) for t in ends], marker="braille")
+        plt.scatter(q.tolist(), s.tolist(), marker="dot")
+    plt.xlabel("theoretical quantile")
+    plt.ylabel("std. residual")
 
 
 def _file(model: LinearModel, data, curve, path: str, checks=None) -> None:
@@ -160,28 +208,56 @@ def _file(model: LinearModel, data, curve, path: str, checks=None) -> None:
         plt.close(fig)
 
 
-#: How many of the rows with the largest Cook's distances the panels label (as R's plot.lm).
+#: How many points each panel labels with their line number (R's plot.lm id.n).
 LABELLED = 3
+
+
+def labelled_rows(r: dict, by: str = "resid") -> np.ndarray:
+    """The rows a panel labels, as R's plot.lm picks them: the largest |residual| (Residuals
+    vs Fitted), |standardized residual| (Q-Q, Scale-Location) or Cook's distance (Residuals
+    vs Leverage)."""
+    v = np.abs(r[by]) if by != "cooks" else r[by]
+    return np.argsort(-np.nan_to_num(v, nan=-1.0))[:LABELLED]
+
+
+def _label(r: dict, i: int) -> str:
+    """A row's label: its line number (file:line when the fit read several files)."""
+    line = int(r["line"][i])
+    return f"{int(r['file'][i]) + 1}:{line}" if len(np.unique(r["file"])) > 1 else str(line)
+
+
+def _qq(checks):
+    """Normal Q-Q of the standardized residuals of the random sample (its quantiles assume
+    one): theoretical quantiles, sorted residuals, their rows, a point of R's qqline (through
+    the quartiles) and its slope."""
+    from scipy.stats import norm
+
+    rows = checks.rows[np.isfinite(checks.rows[:, 2])]
+    rows = rows[np.argsort(rows[:, 2], kind="stable")]
+    s = rows[:, 2]
+    if not len(s):
+        return s, s, (0.0, 0.0), 0.0, rows
+    n = len(s)
+    a = 3.0 / 8.0 if n <= 10 else 0.5  # R's ppoints
+    q = norm.ppf((np.arange(1, n + 1) - a) / (n + 1 - 2 * a))
+    lo, hi = np.percentile(s, [25, 75])
+    qlo, qhi = norm.ppf([0.25, 0.75])
+    return q, s, (qlo, lo), (hi - lo) / (qhi - qlo), rows
 
 
 def _lm_panels(axes, checks) -> None:
     """R's plot(lm): residuals vs fitted, normal Q-Q, scale-location, residuals vs leverage
     with Cook's distance contours 0.5 and 1. Points: a random sample of at most 5,000 fitted
     rows plus every flagged row kept; the Q-Q panel uses the random sample only (its
-    quantiles assume one)."""
-    from scipy.stats import norm
-
+    quantiles assume one). Each panel labels three points by line number, as R does."""
     r = checks.plot_rows()
-    fitted, resid, std, hat, cook = r["fitted"], r["resid"], r["rstandard"], r["hat"], r["cooks"]
-    top = np.argsort(-np.nan_to_num(cook, nan=-1.0))[:LABELLED]
-    several = len(np.unique(r["file"])) > 1
+    fitted, resid, std, hat = r["fitted"], r["resid"], r["rstandard"], r["hat"]
 
-    def label(ax, xs, ys) -> None:
-        for i in top:
+    def label(ax, xs, ys, rows, by) -> None:
+        for i in labelled_rows(rows, by):
             if np.isfinite(xs[i]) and np.isfinite(ys[i]):
-                name = f"{int(r['file'][i]) + 1}:{int(r['line'][i])}" if several else ""
                 ax.annotate(
-                    name or str(int(r["line"][i])),
+                    _label(rows, i),
                     (xs[i], ys[i]),
                     fontsize=8,
                     xytext=(3, 3),
@@ -191,32 +267,28 @@ def _lm_panels(axes, checks) -> None:
     ax = axes[0]
     ax.scatter(fitted, resid, s=6, alpha=0.5)
     ax.axhline(0, color="grey", lw=0.8, ls=":")
-    label(ax, fitted, resid)
+    label(ax, fitted, resid, r, "resid")
     ax.set(xlabel="fitted value", ylabel="residual", title="Residuals vs Fitted")
 
     ax = axes[1]
-    s = np.sort(checks.rows[:, 2][np.isfinite(checks.rows[:, 2])])
+    q, s, point, slope, qrows = _qq(checks)
     if len(s):
-        n = len(s)
-        a = 3.0 / 8.0 if n <= 10 else 0.5  # R's ppoints
-        q = norm.ppf((np.arange(1, n + 1) - a) / (n + 1 - 2 * a))
         ax.scatter(q, s, s=6, alpha=0.5)
-        lo, hi = np.percentile(s, [25, 75])
-        qlo, qhi = norm.ppf([0.25, 0.75])
-        slope = (hi - lo) / (qhi - qlo)  # R's qqline: through the quartiles
-        ax.axline((qlo, lo), slope=slope, color="grey", lw=0.8, ls=":")
+        ax.axline(point, slope=slope, color="grey", lw=0.8, ls=":")
+        sample = {name: qrows[:, i] for i, name in enumerate(ROW_FIELDS)}
+        label(ax, q, s, sample, "rstandard")
     ax.set(xlabel="theoretical quantile", ylabel="standardized residual", title="Normal Q-Q")
 
     ax = axes[2]
     root = np.sqrt(np.abs(std))
     ax.scatter(fitted, root, s=6, alpha=0.5)
-    label(ax, fitted, root)
+    label(ax, fitted, root, r, "rstandard")
     ax.set(xlabel="fitted value", ylabel="√|standardized residual|", title="Scale-Location")
 
     ax = axes[3]
     ax.scatter(hat, std, s=6, alpha=0.5)
     ax.axhline(0, color="grey", lw=0.8, ls=":")
-    label(ax, hat, std)
+    label(ax, hat, std, r, "cooks")
     top_h = np.nanmax(hat) if np.isfinite(hat).any() else 1.0
     h = np.linspace(max(top_h, 1e-9) / 200, min(top_h * 1.05, 0.999), 200)
     ylim = ax.get_ylim()

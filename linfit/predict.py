@@ -35,6 +35,7 @@ class PredictReport:
     first_unseen_line: int | None = None
     score: dict | None = None
     no_target: bool = False  # --diagnostics without the target column: residuals empty
+    no_weights: bool = False  # --diagnostics of a weighted model, no weights column: w = 1
 
 
 def _cells(frame, columns: list[str]) -> dict[str, np.ndarray]:
@@ -93,6 +94,31 @@ def _locate(reader: CsvReader, name: str, what: str) -> int | None:
     return hits[0] if hits else None
 
 
+def weights_column(reader: CsvReader, spec: str | None) -> int | None:
+    """Where a weighted model's weights column (as the fit named it: a name, or a 0-based
+    index) is in ``reader``'s data; None when the data has no such column."""
+    if spec is None:
+        return None
+    i = _locate(reader, spec, "the model's weights")
+    if i is None and spec.strip().isdigit() and int(spec) < len(reader.columns):
+        i = int(spec)
+    return i
+
+
+def row_weights(cells, source: str, first_line: int, options: CsvOptions) -> np.ndarray:
+    """The rows' weights (NaN where missing); a negative weight is an error naming its line,
+    as in the fit."""
+    from .io import negative_weight
+
+    name = str(cells.name)
+    w = parse_text_column(cells, name, source, first_line, options)
+    bad = np.flatnonzero(w < 0)
+    if len(bad):
+        line = int(cells.index[bad[0]]) if cells.index.name == "line" else first_line + bad[0]
+        raise DataError(negative_weight(source, name, line, float(w[bad[0]])))
+    return w
+
+
 def predict_csv(
     model: LinearModel,
     path: str,
@@ -111,7 +137,9 @@ def predict_csv(
 ) -> PredictReport:
     """Write ``path``'s rows with predictions to ``out`` (CSV or JSON Lines); with
     ``diagnostics``, also each row's residual, leverage, studentised residuals and Cook's
-    distance (linfit.diagnostics; empty where the row has no target value). ``line_column``:
+    distance (linfit.diagnostics; empty where the row has no target value; a weighted model
+    reads its weights column when the data has it, else gives every row weight 1, as R's
+    predict.lm gives new rows). ``line_column``:
     a first column with each row's line number; ``header``: write the header line (off for a
     second file of the same table); ``summary``: a diagnostics.CheckSummary fed every row
     with a residual (fit --diagnostics); ``out`` None: write nothing (only the summary)."""
@@ -166,6 +194,8 @@ def predict_csv(
             diag_cols = column_names(model.target)
             extra += diag_cols
             report.no_target = t_idx is None
+            w_idx = weights_column(reader, model.weights)
+            report.no_weights = model.weights is not None and w_idx is None
         clash = [c for c in extra + ([line_column] if line_column else []) if c in reader.columns]
         if clash:
             raise UsageError(
@@ -215,16 +245,30 @@ def predict_csv(
                 pred[over] = np.nan
             yv = target(frame, first_line) if (stats is not None or diagnostics) else None
             if diagnostics:
+                wv = None
+                if model.weights is not None:  # a weighted model: the rows' weights, or 1
+                    wv = np.ones(len(frame))
+                    if w_idx is not None:
+                        wv = row_weights(frame.iloc[:, w_idx], reader.name, first_line, options)
+                use = ok if wv is None else ok & ~np.isnan(wv)  # a missing weight: no figures
                 got = {sfx: np.full(len(frame), np.nan) for sfx in SUFFIXES}
-                if ok.any():
-                    for sfx, v in row_diagnostics(model.inference, X[ok], yv[ok], pred[ok]).items():
-                        got[sfx][ok] = v
+                if use.any():
+                    wu = None if wv is None else wv[use]
+                    diag = row_diagnostics(model.inference, X[use], yv[use], pred[use], wu)
+                    for sfx, v in diag.items():
+                        got[sfx][use] = v
                 for name, sfx in zip(diag_cols, SUFFIXES):
                     cols[name] = got[sfx]
                 if summary is not None:
-                    have = ok & ~np.isnan(yv)
+                    have = use & ~np.isnan(yv)
                     lines = frame.index.to_numpy(dtype=np.int64)[have]
-                    summary.update(lines, X[have], pred[have], {k: v[have] for k, v in got.items()})
+                    summary.update(
+                        lines,
+                        X[have],
+                        pred[have],
+                        {k: v[have] for k, v in got.items()},
+                        None if wv is None else wv[have],
+                    )
             miss = ~ok & ~unseen
             if miss.any():
                 report.missing += int(miss.sum())

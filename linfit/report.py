@@ -141,6 +141,11 @@ DIAGNOSTICS_NOTE = (
     "a small p: Jarque-Bera rejects normal residuals, Breusch-Pagan (studentized, Koenker's, "
     "as R's lmtest::bptest) rejects constant variance."
 )
+#: Added for a weighted fit.
+WEIGHTED_NOTE = (
+    "Weighted fit: the tests use the weighted residuals √w·e of the rows of nonzero weight "
+    "(R's weighted.residuals); n counts those rows."
+)
 
 
 def diagnostics_grids(d: dict[str, Any]) -> list[Grid]:
@@ -160,7 +165,8 @@ def diagnostics_grids(d: dict[str, Any]) -> list[Grid]:
             "diagnostics",
             [Column("check", "left"), Column("value", max_digits=6)],
             [[label, _num(value)] for label, value in items],
-            notes=[DIAGNOSTICS_NOTE],
+            notes=[DIAGNOSTICS_NOTE]
+            + ([WEIGHTED_NOTE] if d.get("residuals") == "weighted" else []),
         )
     ]
     if d["worst"]:
