@@ -77,8 +77,11 @@ def map_files(fn, paths: list[str], rest: tuple, workers: int) -> list:
     return out
 
 
-def workers_for(path: str, keep_all_rows: bool) -> int:
-    """How many processes to read ``path`` with (1: read it in this process)."""
+def workers_for(path: str, keep_all_rows: bool, reader: CsvReader | None = None) -> int:
+    """How many processes to read ``path`` with (1: read it in this process, as when the
+    ``reader`` reads it with polars, which parses on every core itself)."""
+    if reader is not None and reader.fast:
+        return 1
     import multiprocessing as mp
 
     jobs = _jobs()
