@@ -215,6 +215,8 @@ def read_ranges(fn, path, options, header: bytes, rest: tuple, workers: int):
     Every part has ``clean`` (its cuts fell between rows) and ``report``."""
     import multiprocessing as mp
 
+    import pandas  # noqa: F401 - both processes parse with it: imported once, before the fork
+
     cuts = split_points(path, len(header), workers)
     ranges = list(zip(cuts[:-1], cuts[1:]))
     ctx = mp.get_context("fork")

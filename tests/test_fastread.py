@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import struct
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -284,3 +287,42 @@ def test_parsed_floats_are_python_floats_bit_for_bit(tmp_path_factory, monkeypat
         got = [v for b in reader.blocks(reader.select(None, None), ReadReport()) for v in b.X[:, 0]]
         reader.close()
         assert _bits(got) == want, mode
+
+
+# -- start-up: what a plain fit imports ------------------------------------------------------
+
+
+def test_a_plain_small_fit_imports_no_pandas(tmp_path):
+    """A small numeric file, the default table with statistics: polars reads it, so pandas
+    (most of the start-up) is never imported, nor multiprocessing, Rich's tables, scipy.stats
+    or numpy's f2py and testing (which scipy.special's array-API layer would load)."""
+    path = tmp_path / "tiny.csv"
+    path.write_text("x,y\n1,2\n2,3\n3,5\n4,7\n")
+    code = (
+        "import sys, json\nfrom linfit.cli import run\n"
+        f"code = run(['fit', {str(path)!r}])\n"
+        "print(json.dumps([code, sorted(sys.modules)]))"
+    )
+    env = dict(os.environ, LINFIT_READER="auto")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    code, mods = json.loads(out.stdout.strip().splitlines()[-1])
+    assert code == 0
+    assert {"polars", "scipy.special", "numpy"} <= set(mods)
+    for heavy in ("pandas", "multiprocessing", "rich.table", "scipy.stats", "numpy.f2py"):
+        assert heavy not in mods, heavy
+    assert "numpy.testing" not in mods and "unittest" not in mods
+
+
+def test_scipy_namespace_still_answers_numpy_submodules():
+    """The names hidden while scipy.special is imported are answered on first use."""
+    code = (
+        "from linfit.special import t_and_f\nstdtr = t_and_f()[0]\n"
+        "import scipy._lib.array_api_compat.numpy as xp, numpy\n"
+        "assert xp.testing is numpy.testing and xp.random is numpy.random\n"
+        "assert 'f2py' in dir(numpy) and 'f2py' in numpy.__all__\n"
+        "print(stdtr(10.0, 1.0))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert 0.8 < float(out.stdout) < 0.9
