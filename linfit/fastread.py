@@ -34,7 +34,7 @@ from collections.abc import Iterator
 import numpy as np
 
 #: Bytes parsed per polars call: memory is a few times this, whatever the file's size.
-CHUNK_BYTES = 8 << 20
+CHUNK_BYTES = 4 << 20
 #: A line longer than this (no line end within it) goes to pandas, which explains it.
 MAX_LINE_BYTES = 64 << 20
 #: Delimiters the fast reader takes (others, e.g. a space, go to pandas).
@@ -113,46 +113,54 @@ def frames(
     nulls = np.zeros(k, dtype=np.int64)
     filled = 0
     line = first_line
-    with open(path, "rb") as fh:
-        fh.seek(start)
-        carry = b""
-        data = fh.read(CHUNK_BYTES)
-        while data or carry:
-            ahead = fh.read(CHUNK_BYTES) if data else b""
-            buf = carry + data if carry else data
-            if ahead:
-                cut = buf.rfind(b"\n") + 1
-                if cut == 0:
-                    if len(buf) > MAX_LINE_BYTES:
-                        raise Fallback
-                    carry, data = buf, ahead
-                    continue
-                chunk, carry = buf[:cut], buf[cut:]
-            else:  # the last chunk: blank lines at the end are skipped, as pandas does
-                chunk, carry = buf.rstrip(b"\r\n"), b""
-            data = ahead
-            if not chunk:
-                continue
-            series = _parse(pl, chunk, sep, n_columns, names, schema, projection, wanted)
-            cols = [s.to_numpy() for s in series]
-            col_nulls = [s.null_count() > 0 for s in series]
-            m = len(cols[0])
-            at = 0
-            while at < m:
-                take = min(chunk_rows - filled, m - at)
-                for j in range(k):
-                    frame[j, filled : filled + take] = cols[j][at : at + take]
-                    if col_nulls[j]:
-                        nulls[j] += series[j].slice(at, take).null_count()
-                filled += take
-                at += take
-                if filled == chunk_rows:
-                    yield _checked(frame, nulls, line)
-                    line += filled
-                    frame, filled = np.empty((k, chunk_rows)), 0
-                    nulls[:] = 0
+    for chunk in _chunks(path, start):
+        series = _parse(pl, chunk, sep, n_columns, names, schema, projection, wanted)
+        cols = [s.to_numpy() for s in series]
+        col_nulls = [s.null_count() > 0 for s in series]
+        m = len(cols[0])
+        at = 0
+        while at < m:
+            take = min(chunk_rows - filled, m - at)
+            for j in range(k):
+                frame[j, filled : filled + take] = cols[j][at : at + take]
+                if col_nulls[j]:
+                    nulls[j] += series[j].slice(at, take).null_count()
+            filled += take
+            at += take
+            if filled == chunk_rows:
+                yield _checked(frame, nulls, line)
+                line += filled
+                frame, filled = np.empty((k, chunk_rows)), 0
+                nulls[:] = 0
     if filled:
         yield _checked(np.ascontiguousarray(frame[:, :filled]), nulls, line)
+
+
+def _chunks(path: str, start: int) -> Iterator[bytes]:
+    """Complete lines of the file from byte ``start``, about CHUNK_BYTES at a time (each read
+    once, at its offset: no carry-over copies). The last chunk loses its trailing line ends:
+    blank lines at the end are skipped, as pandas skips them."""
+    with open(path, "rb", buffering=0) as fh:
+        fd = fh.fileno()
+        end = os.fstat(fd).st_size
+        pos, size = start, CHUNK_BYTES
+        while pos < end:
+            data = os.pread(fd, min(size, end - pos), pos)
+            if not data:
+                return
+            if pos + len(data) >= end:
+                last = data.rstrip(b"\r\n")
+                if last:
+                    yield last
+                return
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:  # a line longer than the chunk
+                if size > MAX_LINE_BYTES:
+                    raise Fallback
+                size *= 2
+                continue
+            yield data if cut == len(data) else data[:cut]
+            pos, size = pos + cut, CHUNK_BYTES
 
 
 def _parse(pl, chunk: bytes, sep: str, n_columns: int, names, schema, projection, wanted):
@@ -179,6 +187,8 @@ def _parse(pl, chunk: bytes, sep: str, n_columns: int, names, schema, projection
     except Exception:  # noqa: BLE001 - anything polars refuses, pandas explains
         raise Fallback from None
     rows = df.height
+    if rows == 0:
+        raise Fallback
     series = [df.get_column(names[i]) for i in wanted]
     has_nulls = [s.null_count() > 0 for s in series]
     short = projection is not None and df.get_column(names[-1]).null_count() > 0
