@@ -34,17 +34,17 @@ def peers(path: str, features: int) -> dict[str, tuple[list[str], dict[str, str]
     """name → (command, extra environment); only what is installed."""
     p = repr(path)
     x = [f"x{j}" for j in range(features)]
-    sums = ",".join(f"pl.col('{c}').sum()" for c in x)
+    sums = ",".join(f"s{j}=pl.col('{c}').sum()" for j, c in enumerate(x))
     cmds: dict[str, tuple[list[str], dict[str, str]]] = {
         POLARS: (
             [
                 PY,
                 "-c",
                 "import polars as pl;"
-                f"print(pl.scan_csv({p}).select(pl.len(),pl.col('x0').sum(),pl.col('y').sum(),"
-                "(pl.col('x0')**2).sum(),(pl.col('x0')*pl.col('y')).sum()).collect())"
+                f"print(pl.scan_csv({p}).select(n=pl.len(),sx=pl.col('x0').sum(),sy=pl.col('y').sum(),"
+                "sxx=(pl.col('x0')**2).sum(),sxy=(pl.col('x0')*pl.col('y')).sum()).collect())"
                 if features == 1
-                else f"import polars as pl;print(pl.scan_csv({p}).select(pl.len(),{sums})"
+                else f"import polars as pl;print(pl.scan_csv({p}).select(n=pl.len(),{sums})"
                 ".collect())",
             ],
             {},
