@@ -40,20 +40,18 @@ MAX_LINE_BYTES = 64 << 20
 #: Delimiters the fast reader takes (others, e.g. a space, go to pandas).
 SEPARATORS = frozenset(",;\t|")
 
-_POLARS_PID: int | None = None  # the process that first used polars
+_INHERITED = False  # polars was imported before this process was forked
 
 
 class Fallback(Exception):
     """The input needs the pandas path, from the first frame not yet yielded."""
 
 
-def _polars():
-    global _POLARS_PID
-    import polars
-
-    if _POLARS_PID is None:
-        _POLARS_PID = os.getpid()
-    return polars
+def forked() -> None:
+    """Called first in a forked reader process: polars imported before the fork is not used
+    there (its thread pool does not survive a fork); pandas reads instead."""
+    global _INHERITED
+    _INHERITED = "polars" in sys.modules
 
 
 def wanted_by_env() -> bool:
@@ -64,13 +62,12 @@ def wanted_by_env() -> bool:
 def usable(path: str, sep: str, decimal: str, thousands: str | None, utf8: bool) -> bool:
     """Whether the fast reader can read this input with these options: a regular,
     uncompressed file (not stdin), UTF-8, a delimiter it takes, ``.`` decimals, no thousands
-    separator, and polars installed (not inherited from a parent by fork: polars' thread pool
-    does not survive one)."""
+    separator, and polars installed (and not imported before this process was forked)."""
     if not wanted_by_env() or path == "-" or not utf8:
         return False
     if sep not in SEPARATORS or decimal != "." or thousands is not None:
         return False
-    if _POLARS_PID is not None and os.getpid() != _POLARS_PID:
+    if _INHERITED:
         return False
     try:
         if not os.path.isfile(path):
@@ -80,11 +77,10 @@ def usable(path: str, sep: str, decimal: str, thousands: str | None, utf8: bool)
                 return False
     except OSError:
         return False
-    if "polars" not in sys.modules:
-        try:
-            _polars()
-        except ImportError:
-            return False
+    try:
+        import polars  # noqa: F401
+    except ImportError:
+        return False
     return True
 
 
@@ -101,7 +97,8 @@ def frames(
     frames of ``chunk_rows`` rows: (V, lines, lo, hi), V of shape (len(wanted), m) holding
     the ``wanted`` columns in that order, lo and hi its rows' minima and maxima.
     Raises :class:`Fallback` before a frame it cannot vouch for (see the module's note)."""
-    pl = _polars()
+    import polars as pl
+
     names = [f"c{i}" for i in range(n_columns)]
     chosen = set(wanted)
     # every column is parsed when all are chosen: polars then refuses a long row itself;

@@ -326,3 +326,30 @@ def test_scipy_namespace_still_answers_numpy_submodules():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert 0.8 < float(out.stdout) < 0.9
+
+
+def _fast_of(path: str) -> bool:
+    reader = CsvReader(path)
+    try:
+        return reader.fast
+    finally:
+        reader.close()
+
+
+def test_polars_imported_before_a_fork_is_left_to_pandas_in_the_child(tmp_path):
+    from linfit.parallel import map_files
+
+    path = tmp_path / "a.csv"
+    path.write_text("x,y\n1,2\n2,3\n")
+    assert _fast_of(str(path))  # this process imported polars, then forks
+    assert map_files(_fast_of, [str(path), str(path)], (), 2) == [False, False]
+
+
+def test_without_polars_pandas_reads(tmp_path, monkeypatch):
+    path = tmp_path / "a.csv"
+    path.write_text("x,y\n1,2\n2,3\n3,5\n")
+    want = linfit.fit(str(path))
+    monkeypatch.setitem(sys.modules, "polars", None)  # import polars now fails
+    assert not _fast_of(str(path))
+    got = linfit.fit(str(path))
+    assert (got.w.tobytes(), got.b) == (want.w.tobytes(), want.b)
