@@ -44,9 +44,8 @@ def workers_for_files(paths: list[str], keep_all_rows: bool) -> int:
 
 def worker_signals() -> None:
     """In a forked reader: no polars imported before the fork (linfit.fastread.forked); leave
-    Ctrl-C, SIGTERM and SIGHUP to the parent, which stops its
-    workers and cleans up; a worker killed by them dies quietly instead of printing a
-    traceback of its own."""
+    Ctrl-C, SIGTERM and SIGHUP to the parent, which stops its workers and cleans up; a
+    worker killed by them dies quietly instead of printing a traceback of its own."""
     import signal
 
     from .fastread import forked
