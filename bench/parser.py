@@ -1,6 +1,7 @@
 """Parser speed (issue 19): linfit fit against the fastest readers, side by side in one run.
 
-    python bench/parser.py [--rows 1e7] [--big-rows 5e7] [--repeat 5] [--dir /tmp/linfit-bench]
+    python bench/parser.py [--rows 1e7] [--big-rows 5e7] [--features 10] [--predict-rows 1e6]
+                           [--repeat 5] [--dir /tmp/linfit-bench]
 
 Run it from the repository root (``python -m linfit`` then runs this checkout). Every
 command is a whole process; the rounds are interleaved (each round runs every command once),
@@ -10,7 +11,7 @@ sums, numerically naive), the input read per second, and the peak RSS of the lar
 (from wait4). Peers that are not installed (duckdb, scikit-learn) are skipped and say so.
 ``linfit fit, pandas reader`` is the reader linfit used before polars (``LINFIT_READER=pandas``,
 two processes on a large file). Start-up: ``linfit fit tiny.csv`` and ``linfit --help``
-against ``python -c "import pandas"``.
+against ``python -c "import pandas"``. predict: MB/s of input on --predict-rows rows.
 """
 
 from __future__ import annotations
@@ -156,11 +157,31 @@ def startup(tmp: Path, repeat: int) -> None:
         print(f"  {name:42} {wall:.3f} s  {wall / ref:.2f}×  {mem} MB")
 
 
+def predict(tmp: Path, rows: int, repeat: int) -> None:
+    """predict's throughput (it reads with pandas, passing every row through in order)."""
+    path = tmp / f"two_columns_{rows}.csv"
+    if not path.exists():
+        generate(str(path), rows, 1)
+    model = tmp / f"model_{rows}.json"
+    wall, _, ok = run([*LINFIT, "fit", str(path), "--save", str(model), "--quiet"])
+    if not ok:
+        print("  linfit fit --save: failed")
+        return
+    res = measure({"linfit predict": ([*LINFIT, "predict", str(model), str(path)], {})}, repeat)
+    size = path.stat().st_size / 1e6
+    for name, (wall, mem) in res.items():
+        print(
+            f"\n{name}, {rows:,} rows ({size:.0f} MB), median of {repeat}: {wall:.2f} s, "
+            f"{size / wall:.0f} MB/s, peak RSS {mem} MB"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--rows", type=float, default=1e7)
     ap.add_argument("--big-rows", type=float, default=0, help="also this many rows (e.g. 5e7)")
     ap.add_argument("--features", type=int, default=0, help="also a file with this many")
+    ap.add_argument("--predict-rows", type=float, default=1e6, help="0: skip predict")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--dir", default="/tmp/linfit-bench")
     args = ap.parse_args()
@@ -175,6 +196,8 @@ def main() -> None:
     if args.big_rows:
         big = int(args.big_rows)
         table(tmp / f"two_columns_{big}.csv", big, 1, max(1, args.repeat // 2))
+    if args.predict_rows:
+        predict(tmp, int(args.predict_rows), max(1, args.repeat // 2))
 
 
 if __name__ == "__main__":
