@@ -11,7 +11,7 @@ import re
 import struct
 import subprocess
 import sys
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from pathlib import Path
 
 import numpy as np
@@ -116,7 +116,9 @@ def _halfway(x: float, up: bool) -> str:
     """The exact decimal halfway between x and the next float (a tie: round to even), or
     a hair above it (rounds up): the hardest strings to parse."""
     nxt = float(np.nextafter(x, np.inf))
-    mid = (Decimal(x) + Decimal(nxt)) / 2
+    with localcontext() as ctx:
+        ctx.prec = 2000  # every digit of the midpoint (up to ~770 for a subnormal)
+        mid = (Decimal(x) + Decimal(nxt)) / 2
     text = format(mid, "f") if abs(x) > 1e-5 and abs(x) < 1e20 else format(mid, "e")
     if up:
         mant, _, exp = text.partition("e")
