@@ -10,9 +10,9 @@ shows the median wall time, the ratio to the polars one-liner (``scan_csv`` + fi
 sums, numerically naive; with more features, the sum of every column), the input read per
 second, and the peak RSS of the largest process (from wait4). Peers that are not installed
 (duckdb, scikit-learn) are skipped and say so. ``linfit fit, pandas reader`` is the reader
-linfit used before polars (``LINFIT_READER=pandas``, two processes on a large file). Start-
-up: ``linfit fit tiny.csv`` and ``linfit --help`` against ``python -c "import pandas"``.
-predict: MB/s of input on --predict-rows rows.
+linfit used before polars (``LINFIT_READER=pandas``, two processes on a large file). Start-up:
+``linfit fit tiny.csv`` and ``linfit --help`` against ``python -c "import pandas"``. predict:
+MB/s of input on --predict-rows rows.
 """
 
 from __future__ import annotations
