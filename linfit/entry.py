@@ -4,6 +4,8 @@ their exit code (130, 143, 129), never a traceback."""
 
 from __future__ import annotations
 
+import atexit
+import os
 import signal
 import sys
 
@@ -43,4 +45,27 @@ def main(argv: list[str] | None = None) -> None:
     except Terminated as exc:
         _say(f"stopped by {signal.Signals(exc.signum).name}; no output file was written")
         code = exc.code
-    sys.exit(code)
+    finish(code)
+
+
+def finish(code: int) -> None:
+    """Exit with ``code``, skipping the interpreter's teardown (freeing numpy's, polars' and
+    scipy's modules: 0.05–0.2 s) when it provably loses nothing: stdout and stderr are
+    flushed, no other Python thread runs (non-daemon threads would be joined), and the
+    atexit handlers (multiprocessing's child joins, Dask's cluster shutdown, weakref
+    finalizers such as temporary directories, logging's flush) have run, here, as they
+    would have. Otherwise, or if any of that fails, the ordinary exit."""
+    import threading
+
+    run_exitfuncs = getattr(atexit, "_run_exitfuncs", None)
+    if run_exitfuncs is None or threading.active_count() > 1:
+        sys.exit(code)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:  # noqa: BLE001 - the ordinary exit reports it as it always has
+        sys.exit(code)
+    os._exit(code)

@@ -152,7 +152,7 @@ def _read_one(
         check_width(len(sel.x_idx), reader.name, intercept)
         from .parallel import read_parallel, workers_for
 
-        workers = workers_for(path, keep_all_rows)
+        workers = workers_for(path, keep_all_rows, reader)
         if workers > 1:
             stats, report, reservoir = read_parallel(reader, reader.options, sel, workers, sample)
             if stats.n == 0:

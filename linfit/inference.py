@@ -59,8 +59,9 @@ def compute(
     ``meat``: C = Σ ωᵢzᵢzᵢᵀ of a heteroskedasticity-consistent ``cov_type`` (linfit.robust);
     the covariance is then the sandwich R⁻¹CR⁻ᵀ (in the frame) instead of σ²R⁻¹R⁻ᵀ, t and p
     stay on the residual df (as lmtest::coeftest), and F is the Wald test of the slopes."""
-    from scipy.special import fdtrc, stdtr, stdtrit
+    from .special import t_and_f
 
+    stdtr, stdtrit, fdtrc = t_and_f()
     n, p = stats.nobs, len(features)  # weighted: rows of nonzero weight, as R counts them
     k = p + int(intercept)
     df = n - k
@@ -150,8 +151,9 @@ def intervals(
     inference: dict[str, Any], X: np.ndarray, fitted: np.ndarray, kind: str, level: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Lower and upper bounds of a confidence (mean) or prediction (new value) interval."""
-    from scipy.special import stdtrit
+    from .special import t_and_f
 
+    stdtrit = t_and_f()[1]
     R = np.asarray(inference["r"], dtype=np.float64)
     shift = np.asarray(inference["frame_shift"], dtype=np.float64)
     d = np.asarray(inference["frame_scale"], dtype=np.float64)

@@ -563,6 +563,7 @@ class CsvReader:
         if reopen is None and stream is None and path != "-":
             reopen = functools.partial(open_binary, path)
         self._reopen = reopen
+        self._given_stream = stream is not None
         raw = open_binary(path) if stream is None else stream
         self._shape: RowShape | None = None
         try:
@@ -822,37 +823,87 @@ class CsvReader:
             yield offset, frame
             offset += len(frame)
 
+    @functools.cached_property
+    def fast(self) -> bool:
+        """Whether the fast reader (polars: :mod:`linfit.fastread`) reads the rows; it hands
+        any input it does not read exactly as pandas does back to pandas."""
+        if self._given_stream or self.transcoded:
+            return False
+        from .fastread import usable
+
+        utf8 = text_codec(self._encoding).name == "utf-8"
+        return usable(self.path, self.sep, self.options.decimal, self.options.thousands, utf8)
+
     def blocks(
         self, sel: Selection, report: ReadReport, chunk_rows: int | None = None
     ) -> Iterator[Block]:
         """Validated float64 blocks of the chosen columns; drops or refuses missing values
-        (a missing weight drops its row too); a negative weight is an error naming its line."""
+        (a missing weight drops its row too); a negative weight is an error naming its line.
+
+        The fast reader reads what it can; where it stops (see :mod:`linfit.fastread`) pandas
+        reads on, from the same row, so the blocks are the same whichever read them."""
         wanted = [*sel.x_idx, sel.y_idx] + ([] if sel.w_idx is None else [sel.w_idx])
         if chunk_rows is None:
             chunk_rows = max(1 << 14, min(1 << 20, (1 << 21) // max(1, len(wanted))))
+        done = 0  # frames the fast reader gave
+        if self.fast:
+            from .fastread import Fallback, frames
+
+            start, cols = len(self.header_bytes), len(self.columns)
+            try:
+                for V, lines, lo, hi in frames(
+                    self.path, start, self.data_line, self.sep, cols, wanted, chunk_rows
+                ):
+                    done += 1
+                    block = self._block(V, lines, sel, wanted, report, lo, hi)
+                    if block is not None:
+                        yield block
+                return
+            except Fallback:
+                pass
         wide = len(self.columns) > WIDE_HEADER
         usecols = sorted(set(wanted)) if wide else None
         offset = 0
         for frame in self._frames(usecols, chunk_rows, as_text=False):
             lines = self._row_lines(frame, offset)
             offset += len(frame)
+            if done:  # read by the fast reader already
+                done -= 1
+                continue
             pos = {c: k for k, c in enumerate(usecols)} if wide else None
             cols = [(pos[i] if pos else i) for i in wanted]
             sub = frame.iloc[:, cols]
             V = self._numeric(sub, [self.columns[i] for i in wanted], lines)
-            report.rows_read += V.shape[1]
-            if V.shape[1] == 0:
-                continue
-            lo, hi = V.min(axis=1), V.max(axis=1)  # NaN and inf show up here: one pass each
-            if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
-                V, kept = self._drop_missing(V, wanted, lines, report)
-                lines = np.asarray(lines)[kept]
-                lo, hi = V.min(axis=1, initial=np.inf), V.max(axis=1, initial=-np.inf)
-            if sel.w_idx is not None and lo[-1] < 0:
-                r = int(np.flatnonzero(V[-1] < 0)[0])
-                line = _line_of(lines, r)
-                raise DataError(negative_weight(self.name, sel.w_name, line, V[-1, r]))
-            yield Block(V, len(sel.x_idx), int(lines[0]) if len(lines) else 0, lo, hi)
+            block = self._block(V, lines, sel, wanted, report)
+            if block is not None:
+                yield block
+
+    def _block(
+        self,
+        V: np.ndarray,
+        lines: Lines,
+        sel: Selection,
+        wanted: list[int],
+        report: ReadReport,
+        lo: np.ndarray | None = None,
+        hi: np.ndarray | None = None,
+    ) -> Block | None:
+        """The block of a frame's values (None when it has no rows), whichever reader read
+        them: missing values dropped (or refused), negative weights refused."""
+        report.rows_read += V.shape[1]
+        if V.shape[1] == 0:
+            return None
+        if lo is None or hi is None:  # NaN and inf show up here: one pass each
+            lo, hi = V.min(axis=1), V.max(axis=1)
+        if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
+            V, kept = self._drop_missing(V, wanted, lines, report)
+            lines = np.asarray(lines)[kept]
+            lo, hi = V.min(axis=1, initial=np.inf), V.max(axis=1, initial=-np.inf)
+        if sel.w_idx is not None and lo[-1] < 0:
+            r = int(np.flatnonzero(V[-1] < 0)[0])
+            line = _line_of(lines, r)
+            raise DataError(negative_weight(self.name, sel.w_name, line, V[-1, r]))
+        return Block(V, len(sel.x_idx), int(lines[0]) if len(lines) else 0, lo, hi)
 
     def _drop_missing(self, V, wanted, lines: Lines, report: ReadReport):
         """Refuse inf; drop (or refuse, with --na raise) rows with a missing value."""

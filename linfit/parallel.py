@@ -43,11 +43,14 @@ def workers_for_files(paths: list[str], keep_all_rows: bool) -> int:
 
 
 def worker_signals() -> None:
-    """In a forked reader: leave Ctrl-C, SIGTERM and SIGHUP to the parent, which stops its
-    workers and cleans up; a worker killed by them dies quietly instead of printing a
-    traceback of its own."""
+    """In a forked reader: no polars imported before the fork (linfit.fastread.forked); leave
+    Ctrl-C, SIGTERM and SIGHUP to the parent, which stops its workers and cleans up; a
+    worker killed by them dies quietly instead of printing a traceback of its own."""
     import signal
 
+    from .fastread import forked
+
+    forked()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
         if sig is not None:
@@ -77,8 +80,11 @@ def map_files(fn, paths: list[str], rest: tuple, workers: int) -> list:
     return out
 
 
-def workers_for(path: str, keep_all_rows: bool) -> int:
-    """How many processes to read ``path`` with (1: read it in this process)."""
+def workers_for(path: str, keep_all_rows: bool, reader: CsvReader | None = None) -> int:
+    """How many processes to read ``path`` with (1: read it in this process, as when the
+    ``reader`` reads it with polars, which parses on every core itself)."""
+    if reader is not None and reader.fast:
+        return 1
     import multiprocessing as mp
 
     jobs = _jobs()
@@ -211,6 +217,8 @@ def read_ranges(fn, path, options, header: bytes, rest: tuple, workers: int):
     when one failed (the caller then reads the file in one process, for exact messages).
     Every part has ``clean`` (its cuts fell between rows) and ``report``."""
     import multiprocessing as mp
+
+    import pandas  # noqa: F401 - both processes parse with it: imported once, before the fork
 
     cuts = split_points(path, len(header), workers)
     ranges = list(zip(cuts[:-1], cuts[1:]))

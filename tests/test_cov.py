@@ -148,6 +148,7 @@ def test_second_pass_rereads_files(tmp_path, monkeypatch):
     assert ref.stats["fit"]["n"] == len(big)
     monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 1 << 12)
     monkeypatch.setenv("LINFIT_JOBS", "2")
+    monkeypatch.setenv("LINFIT_READER", "pandas")  # two processes: for what pandas reads
     two = read_dataset(str(one), ["wt", "hp"], "mpg", weights="qsec")
     assert two.problem.X is None and two.problem.reread is not None  # read again
     models = [fit_problem(two.problem, cov="HC3").model, fit(parts, ["wt", "hp"], "HC3", "qsec")]

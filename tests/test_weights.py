@@ -221,6 +221,7 @@ def test_files_and_processes_agree(tmp_path, cars, monkeypatch):
     several = fit(parts, x, weights="w")
     monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 1 << 12)
     monkeypatch.setenv("LINFIT_JOBS", "2")
+    monkeypatch.setenv("LINFIT_READER", "pandas")  # two processes: for what pandas reads
     assert parallel.workers_for(str(one), keep_all_rows=False) == 2
     two = read_dataset(str(one), x, "mpg", weights="w")
     assert two.problem.X is None  # read by two processes

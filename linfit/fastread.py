@@ -1,0 +1,230 @@
+"""The fast reader: polars parses plain numeric CSV rows; anything else is left to pandas.
+
+pandas' chunked C parser runs at about half polars' speed per core and its import is most of
+linfit's start-up, so a plain file (UTF-8, one of ``, ; tab |`` as delimiter, ``.`` decimals,
+no quote, lone CR, NUL or blank line, every chosen cell a finite number or empty) is parsed by
+polars, in byte chunks of CHUNK_BYTES (memory stays bounded whatever the file's size).
+
+The contract with :meth:`linfit.io.CsvReader.blocks`: :func:`frames` yields, frame by frame,
+exactly the float64 values and file lines that the pandas path gives for the same rows, in
+frames of the same number of rows, so that the statistics folded from them are bit-identical.
+Before yielding a frame it cannot vouch for it raises :class:`Fallback`; the caller then
+reads the input with pandas, skipping the frames already yielded, so the user sees exactly
+the pandas path's numbers, message and exit code. It vouches only where polars and pandas
+provably agree, and falls back for everything else (checks per chunk, at memchr speed):
+
+- a byte that is not ASCII and not valid UTF-8, a NUL byte, a quote, a lone CR;
+- a row with more or fewer fields than the header, a blank line (found by polars, which
+  refuses a long row and gives nulls for a short or blank one, and by counting delimiters);
+- a chosen cell polars cannot read as a number (text, ``NA``, ``True``, ``1,5``…), one it
+  reads as NaN or ±inf (``nan``, ``inf``, ``1e999``: pandas reads some of them as missing, some
+  as text, and quotes them in its messages), and ``-0`` (pandas reads an integer column's ``-0``
+  as +0.0); an empty cell is missing in both, unless the chunk holds a blank that could make
+  it a cell of spaces.
+
+Set ``LINFIT_READER=pandas`` to read every input with pandas.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+
+import numpy as np
+
+#: Bytes parsed per polars call: memory is a few times this, whatever the file's size.
+CHUNK_BYTES = 4 << 20
+#: A line longer than this (no line end within it) goes to pandas, which explains it.
+MAX_LINE_BYTES = 64 << 20
+#: Delimiters the fast reader takes (others, e.g. a space, go to pandas).
+SEPARATORS = frozenset(",;\t|")
+
+_INHERITED = False  # polars was imported before this process was forked
+
+
+class Fallback(Exception):
+    """The input needs the pandas path, from the first frame not yet yielded."""
+
+
+def forked() -> None:
+    """Called first in a forked reader process: polars imported before the fork is not used
+    there (its thread pool does not survive a fork); pandas reads instead."""
+    global _INHERITED
+    _INHERITED = "polars" in sys.modules
+
+
+def wanted_by_env() -> bool:
+    """Whether the fast reader may be used at all (``LINFIT_READER=pandas``: never)."""
+    return os.environ.get("LINFIT_READER", "auto").strip().lower() != "pandas"
+
+
+def usable(path: str, sep: str, decimal: str, thousands: str | None, utf8: bool) -> bool:
+    """Whether the fast reader can read this input with these options: a regular,
+    uncompressed file (not stdin), UTF-8, a delimiter it takes, ``.`` decimals, no thousands
+    separator, and polars installed (and not imported before this process was forked)."""
+    if not wanted_by_env() or path == "-" or not utf8:
+        return False
+    if sep not in SEPARATORS or decimal != "." or thousands is not None:
+        return False
+    if _INHERITED:
+        return False
+    try:
+        if not os.path.isfile(path):
+            return False
+        with open(path, "rb") as fh:
+            if fh.read(2) == b"\x1f\x8b":
+                return False
+    except OSError:
+        return False
+    try:
+        import polars  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def frames(
+    path: str,
+    start: int,
+    first_line: int,
+    sep: str,
+    n_columns: int,
+    wanted: list[int],
+    chunk_rows: int,
+) -> Iterator[tuple[np.ndarray, range, np.ndarray, np.ndarray]]:
+    """The rows of ``path`` from byte ``start`` (the first data row, on ``first_line``) as
+    frames of ``chunk_rows`` rows: (V, lines, lo, hi), V of shape (len(wanted), m) holding
+    the ``wanted`` columns in that order, lo and hi its rows' minima and maxima.
+    Raises :class:`Fallback` before a frame it cannot vouch for (see the module's note)."""
+    import polars as pl
+
+    names = [f"c{i}" for i in range(n_columns)]
+    chosen = set(wanted)
+    # every column is parsed when all are chosen: polars then refuses a long row itself;
+    # otherwise the chosen ones and the last (whose null marks a short row) are
+    projection = None if len(chosen) == n_columns else sorted(chosen | {n_columns - 1})
+    schema = {names[i]: (pl.Float64 if i in chosen else pl.String) for i in range(n_columns)}
+    k = len(wanted)
+    frame = np.empty((k, chunk_rows))
+    nulls = np.zeros(k, dtype=np.int64)
+    filled = 0
+    line = first_line
+    for chunk in _chunks(path, start):
+        series = _parse(pl, chunk, sep, n_columns, names, schema, projection, wanted)
+        cols = [s.to_numpy() for s in series]
+        col_nulls = [s.null_count() > 0 for s in series]
+        m = len(cols[0])
+        at = 0
+        while at < m:
+            take = min(chunk_rows - filled, m - at)
+            for j in range(k):
+                frame[j, filled : filled + take] = cols[j][at : at + take]
+                if col_nulls[j]:
+                    nulls[j] += series[j].slice(at, take).null_count()
+            filled += take
+            at += take
+            if filled == chunk_rows:
+                yield _checked(frame, nulls, line)
+                line += filled
+                frame, filled = np.empty((k, chunk_rows)), 0
+                nulls[:] = 0
+    if filled:
+        yield _checked(np.ascontiguousarray(frame[:, :filled]), nulls, line)
+
+
+def _chunks(path: str, start: int) -> Iterator[bytes]:
+    """Complete lines of the file from byte ``start``, about CHUNK_BYTES at a time (each read
+    once, at its offset: no carry-over copies). The last chunk loses its trailing line ends:
+    blank lines at the end are skipped, as pandas skips them."""
+    with open(path, "rb", buffering=0) as fh:
+        fd = fh.fileno()
+        end = os.fstat(fd).st_size
+        pos, size = start, CHUNK_BYTES
+        while pos < end:
+            data = os.pread(fd, min(size, end - pos), pos)
+            if not data:
+                return
+            if pos + len(data) >= end:
+                last = data.rstrip(b"\r\n")
+                if last:
+                    yield last
+                return
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:  # a line longer than the chunk
+                if size > MAX_LINE_BYTES:
+                    raise Fallback
+                size *= 2
+                continue
+            yield data if cut == len(data) else data[:cut]
+            pos, size = pos + cut, CHUNK_BYTES
+
+
+def _parse(pl, chunk: bytes, sep: str, n_columns: int, names, schema, projection, wanted):
+    """The chosen columns (polars Series, nulls where a cell is empty) of the complete
+    lines in ``chunk``."""
+    if not chunk.isascii():
+        try:
+            chunk.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Fallback from None
+    if b'"' in chunk or b"\x00" in chunk:
+        raise Fallback
+    if b"\r" in chunk and chunk.count(b"\r") != chunk.count(b"\r\n"):
+        raise Fallback
+    try:
+        df = pl.read_csv(
+            chunk,
+            has_header=False,
+            separator=sep,
+            schema=schema,
+            columns=projection,
+            quote_char=None,
+        )
+    except Exception:  # noqa: BLE001 - anything polars refuses, pandas explains
+        raise Fallback from None
+    rows = df.height
+    if rows == 0:
+        raise Fallback
+    series = [df.get_column(names[i]) for i in wanted]
+    has_nulls = [s.null_count() > 0 for s in series]
+    short = projection is not None and df.get_column(names[-1]).null_count() > 0
+    if short or any(has_nulls):
+        # a null is an empty cell only when every line has all its fields (not a blank
+        # line, not a short row) and no cell can be made of blanks
+        if b" " in chunk or (sep != "\t" and b"\t" in chunk):
+            raise Fallback
+        if not _all_rows_full(chunk, sep, n_columns):
+            raise Fallback
+    if projection is not None and chunk.count(sep.encode()) != rows * (n_columns - 1):
+        raise Fallback  # a row with more fields than the header (polars keeps its first)
+    return series
+
+
+def _all_rows_full(chunk: bytes, sep: str, n_columns: int) -> bool:
+    """Whether every line of ``chunk`` has exactly ``n_columns`` fields."""
+    b = np.frombuffer(chunk if chunk.endswith(b"\n") else chunk + b"\n", dtype=np.uint8)
+    special = np.flatnonzero((b == ord(sep)) | (b == 10))
+    ends = b[special] == 10
+    rows = len(special) // n_columns
+    return bool(
+        len(special) == rows * n_columns
+        and ends[n_columns - 1 :: n_columns].all()
+        and int(np.count_nonzero(ends)) == rows
+    )
+
+
+def _checked(V: np.ndarray, nulls: np.ndarray, line: int):
+    """The frame with its lines and column ranges, once its values are known to be what
+    pandas reads: NaN only where a cell was empty, no ±inf, no -0.0."""
+    lo, hi = V.min(axis=1), V.max(axis=1)
+    finite = np.isfinite(lo) & np.isfinite(hi)
+    for j in np.flatnonzero(~finite):
+        col = V[j]
+        if np.isinf(col).any() or int(np.count_nonzero(np.isnan(col))) != nulls[j]:
+            raise Fallback
+    for j in np.flatnonzero(~(lo > 0) & ~(hi < 0)):  # the column may hold a zero
+        col = V[j]
+        if np.signbit(col[col == 0]).any():
+            raise Fallback
+    return V, range(line, line + V.shape[1]), lo, hi

@@ -1,0 +1,357 @@
+"""The fast reader (polars, linfit.fastread) and pandas read every input the same (issue 19):
+the same blocks bit for bit, the same messages and exit codes, whichever reads it; where the
+fast reader stops, pandas reads on without counting a row twice."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import struct
+import subprocess
+import sys
+from decimal import Decimal, localcontext
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+import linfit
+from linfit import fastread
+from linfit.cli import app
+from linfit.errors import LinfitError
+from linfit.io import CsvOptions, CsvReader, ReadReport
+
+from . import test_bad_input, test_reader_limits
+from .conftest import DATA
+
+SETTINGS = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+
+class Spy:
+    """Counts the fast reader's runs and its hand-overs to pandas."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.runs = self.fallbacks = 0
+        real = fastread.frames
+
+        def frames(*args, **kw):
+            self.runs += 1
+            try:
+                yield from real(*args, **kw)
+            except fastread.Fallback:
+                self.fallbacks += 1
+                raise
+
+        monkeypatch.setattr(fastread, "frames", frames)
+
+
+def _invoke(argv: list[str], stdin: bytes | None, mode: str, monkeypatch):
+    monkeypatch.setenv("LINFIT_READER", mode)
+    res = CliRunner().invoke(app, argv, input=stdin, catch_exceptions=False)
+    out = re.sub(r'"wall_time_s": [0-9.e-]+', "", res.stdout)
+    return res.exit_code, out, res.stderr
+
+
+def _same_both_ways(argv, stdin, monkeypatch) -> tuple[int, str]:
+    fast = _invoke(argv, stdin, "auto", monkeypatch)
+    slow = _invoke(argv, stdin, "pandas", monkeypatch)
+    assert fast == slow, (argv, fast, slow)
+    return fast[0], fast[2]
+
+
+def test_reader_corpus_gives_the_same_result_both_ways(tmp_path, monkeypatch):
+    spy = Spy(monkeypatch)
+    for case, cmd, content, extra, stdin, code, _ in test_reader_limits.CASES:
+        proc_dir = tmp_path / re.sub(r"\W+", "_", case)
+        proc_dir.mkdir()
+        name = (
+            "in.csv.gz" if isinstance(content, bytes) and content[:2] == b"\x1f\x8b" else "in.csv"
+        )
+        path = proc_dir / name
+        argv = [cmd]
+        if cmd == "predict":
+            (proc_dir / "m.json").write_text(json.dumps(test_reader_limits.MODEL))
+            argv.append(str(proc_dir / "m.json"))
+        data = content.encode() if isinstance(content, str) else content
+        if data is not None and not stdin:
+            path.write_bytes(data)
+        argv.append("-" if stdin else str(path))
+        if cmd == "fit":
+            argv += ["--format", "json"]
+        got, _ = _same_both_ways([*argv, *extra], data if stdin else None, monkeypatch)
+        assert got == code, case
+    # the fast reader took part: it read some inputs through and handed others to pandas
+    assert spy.runs >= 15 and 5 <= spy.fallbacks < spy.runs, (spy.runs, spy.fallbacks)
+
+
+def test_bad_input_corpus_gives_the_same_result_both_ways(tmp_path, monkeypatch):
+    spy = Spy(monkeypatch)
+    for case, files, argv, code, _ in test_bad_input.CASES:
+        d = tmp_path / re.sub(r"\W+", "_", case)
+        d.mkdir()
+        test_bad_input._materialise(d, files)
+        args = [a.replace("{d}", str(d)) for a in argv]
+        fmt = ["--format", "json"] if args[0] == "fit" else []
+        got, _ = _same_both_ways([*args, *fmt], None, monkeypatch)
+        assert got == code, case
+    for f in sorted((DATA / "bad").iterdir()):
+        got, err = _same_both_ways(["fit", str(f)], None, monkeypatch)
+        assert got in (3, 4) and err.startswith(f"Error: {f}"), (f, err)
+    assert spy.runs >= 10 and spy.fallbacks >= 3, (spy.runs, spy.fallbacks)
+
+
+# -- generated files, compared block by block ---------------------------------------------
+
+
+def _halfway(x: float, up: bool) -> str:
+    """The exact decimal halfway between x and the next float (a tie: round to even), or
+    a hair above it (rounds up): the hardest strings to parse."""
+    nxt = float(np.nextafter(x, np.inf))
+    with localcontext() as ctx:
+        ctx.prec = 2000  # every digit of the midpoint (up to ~770 for a subnormal)
+        mid = (Decimal(x) + Decimal(nxt)) / 2
+    text = format(mid, "f") if abs(x) > 1e-5 and abs(x) < 1e20 else format(mid, "e")
+    if up:
+        mant, _, exp = text.partition("e")
+        mant = mant + ("" if "." in mant else ".") + "0000000001"
+        text = mant + (f"e{exp}" if exp else "")
+    return text
+
+
+finite = st.floats(allow_nan=False, allow_infinity=False)
+number = st.one_of(
+    finite.map(repr),
+    finite.map(lambda v: f"{v:.17g}"),
+    finite.map(lambda v: f"{v:.3e}"),
+    finite.map(lambda v: f"{v:.25g}"),
+    st.floats(min_value=-3e-308, max_value=3e-308).map(repr),  # subnormals
+    st.integers(-(10**25), 10**25).map(str),
+    st.builds(_halfway, st.floats(min_value=1e-300, max_value=1e300), st.booleans()),
+    st.builds(
+        lambda d, f, e: f"{d}.{f}e{e}",
+        st.text("0123456789", min_size=1, max_size=30),
+        st.text("0123456789", max_size=40),
+        st.integers(-340, 310),
+    ),
+    st.sampled_from(["0", "+0", "0.0", "-0.0", ".5", "5.", "+1", "1E5", "007", "-.5e-3"]),
+)
+odd = st.sampled_from(
+    ["", " ", "-0", " 1", "1 ", "\t2", "nan", "NaN", "NAN", "inf", "-inf", "Infinity", "NA"]
+    + ["null", "x", "1e999", "1e-999", "0x1", "1_0", '"1"', "True", "1,5", "é", "\x00"]
+)
+cell = st.one_of(number, number, number, number, odd)
+
+
+@st.composite
+def csv_files(draw):
+    width = draw(st.integers(2, 4))
+    rows = draw(st.lists(st.lists(cell, min_size=width, max_size=width), min_size=1, max_size=30))
+    lines = [",".join(r) for r in rows]
+    if draw(st.integers(0, 9)) == 0:  # a ragged row, or a blank line
+        k = draw(st.integers(0, len(lines) - 1))
+        lines[k] = draw(st.sampled_from(["", "  ", lines[k] + ",1", lines[k].rpartition(",")[0]]))
+    end = draw(st.sampled_from(["\n", "\r\n"]))
+    header = ",".join("abcd"[:width])
+    text = end.join([header, *lines]) + draw(st.sampled_from(["", end, end + end]))
+    clean = all(c.strip() for r in rows for c in r) and draw(st.booleans())
+    if clean:  # mostly numbers: the fast reader reads these through
+        text = end.join([header, *(",".join(draw(number) for _ in range(width)) for _ in rows)])
+        text += end
+    x = draw(st.sampled_from([None, ["a"]]))  # ["a"]: columns left out, read by projection
+    return text.encode("utf-8"), x, draw(st.sampled_from([1, 2, 3, 7, 1 << 14]))
+
+
+def _blocks(path: Path, x, chunk_rows: int, na: str = "drop"):
+    try:
+        reader = CsvReader(str(path), CsvOptions(na=na))
+        try:
+            sel = reader.select(x, None)
+            report = ReadReport()
+            out = [
+                (b.V.view(np.uint64).tolist(), b.first_line, b.lo.tolist(), b.hi.tolist())
+                for b in reader.blocks(sel, report, chunk_rows)
+            ]
+        finally:
+            reader.close()
+        return out, vars(report)
+    except LinfitError as exc:
+        return type(exc).__name__, str(exc), int(exc.code)
+
+
+@SETTINGS
+@given(
+    f=csv_files(),
+    chunk_bytes=st.sampled_from([8, 64, 1 << 20]),
+    na=st.sampled_from(["drop", "raise"]),
+)
+@example(f=(b"x,y\n1,2\n2,4\n-0,5\n3,7\n", None, 2), chunk_bytes=8, na="drop")
+@example(f=(b"x,y\n1,2\n2,4\n3,nan\n3,7\n", None, 1), chunk_bytes=64, na="drop")
+@example(f=(b"a,b,c\n1,2,3\n2,4\n3,5,6\n", ["a"], 1), chunk_bytes=8, na="drop")
+@example(f=(b"a,b,c\n1,2,3\n2,4,5,6\n3,5\n", ["a"], 7), chunk_bytes=1 << 20, na="drop")
+def test_generated_files_read_the_same_both_ways(tmp_path_factory, monkeypatch, f, chunk_bytes, na):
+    data, x, chunk_rows = f
+    path = tmp_path_factory.mktemp("gen") / "g.csv"
+    path.write_bytes(data)
+    monkeypatch.setattr(fastread, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setenv("LINFIT_READER", "auto")
+    fast = _blocks(path, x, chunk_rows, na)
+    monkeypatch.setenv("LINFIT_READER", "pandas")
+    slow = _blocks(path, x, chunk_rows, na)
+    assert fast == slow
+
+
+def test_clean_generated_files_are_read_by_polars_through(tmp_path, monkeypatch):
+    """The comparison above is not vacuous: numeric files are read by the fast reader to the
+    end (no hand-over), in frames of the requested size."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(1000, 3)) * 10.0 ** rng.integers(-300, 300, size=(1000, 3))
+    path = tmp_path / "n.csv"
+    np.savetxt(path, X, delimiter=",", header="a,b,c", comments="", fmt="%.17g")
+    spy = Spy(monkeypatch)
+    monkeypatch.setattr(fastread, "CHUNK_BYTES", 4096)
+    reader = CsvReader(str(path))
+    assert reader.fast
+    blocks = list(reader.blocks(reader.select(None, None), ReadReport(), 300))
+    reader.close()
+    assert spy.runs == 1 and spy.fallbacks == 0
+    assert [b.V.shape[1] for b in blocks] == [300, 300, 300, 100]
+    assert [b.first_line for b in blocks] == [2, 302, 602, 902]
+    got = np.concatenate([b.V for b in blocks], axis=1).T
+    assert got.view(np.uint64).tolist() == X.view(np.uint64).tolist()
+
+
+def test_fallback_mid_file_counts_every_row_once(tmp_path, monkeypatch):
+    """A text cell far into the file: the fast reader has folded the frames before it; pandas
+    reads on from there and names the cell's line; a missing value there is dropped once."""
+    rows = [f"{i},{2 * i + 1}" for i in range(5000)]
+    rows[4321] = "7,NA"  # polars cannot read NA: pandas reads it (as missing)
+    path = tmp_path / "m.csv"
+    path.write_text("x,y\n" + "\n".join(rows) + "\n")
+    monkeypatch.setattr(fastread, "CHUNK_BYTES", 1024)
+    spy = Spy(monkeypatch)
+    ds = linfit.read_dataset(str(path))
+    assert spy.runs == 1 and spy.fallbacks == 1
+    assert ds.problem.n == 4999 and ds.report.rows_read == 5000
+    assert ds.report.rows_dropped == 1 and ds.report.first_dropped_line == 4323
+    monkeypatch.setenv("LINFIT_READER", "pandas")
+    ref = linfit.read_dataset(str(path))
+    assert ds.problem.stats.R.tobytes() == ref.problem.stats.R.tobytes()
+    rows[4321] = "7,oops"
+    path.write_text("x,y\n" + "\n".join(rows) + "\n")
+    monkeypatch.setenv("LINFIT_READER", "auto")
+    with pytest.raises(LinfitError, match="non-numeric value 'oops' in column 'y' at line 4323"):
+        linfit.read_dataset(str(path))
+
+
+# -- every parsed float is Python's float() of its text ------------------------------------
+
+HARD = [
+    "4.9406564584124654e-324",
+    "2.4703282292062327e-324",  # just below half the smallest subnormal: 0
+    "2.4703282292062328e-324",  # just above: the smallest subnormal
+    "2.2250738585072011e-308",
+    "2.2250738585072012e-308",
+    "1.7976931348623157e308",
+    "0.1000000000000000055511151231257827021181583404541015625",
+    "9007199254740993",
+    "123456789012345678901234567890",
+    "7.038531e-26",
+    "1448997445238699",
+    "0.500000000000000166533453693773481063544750213623046875",
+    "3.0549363634996047e-151",
+] + [_halfway(v, up) for v in (1.0, 0.1, 1e-310, 3.3e200, 6.02e23) for up in (False, True)]
+
+
+def _bits(values) -> list[int]:
+    return [struct.unpack("<Q", struct.pack("<d", v))[0] for v in values]
+
+
+@SETTINGS
+@given(cells=st.lists(number.filter(lambda c: math.isfinite(float(c))), min_size=1, max_size=50))
+@example(cells=HARD)
+def test_parsed_floats_are_python_floats_bit_for_bit(tmp_path_factory, monkeypatch, cells):
+    path = tmp_path_factory.mktemp("f") / "f.csv"
+    path.write_text("x,y\n" + "".join(f"{c},{i}\n" for i, c in enumerate(cells)))
+    want = _bits(float(c) for c in cells)
+    for mode in ("auto", "pandas"):
+        monkeypatch.setenv("LINFIT_READER", mode)
+        reader = CsvReader(str(path))
+        assert reader.fast == (mode == "auto")
+        got = [v for b in reader.blocks(reader.select(None, None), ReadReport()) for v in b.X[:, 0]]
+        reader.close()
+        assert _bits(got) == want, mode
+
+
+# -- start-up: what a plain fit imports ------------------------------------------------------
+
+
+def test_a_plain_small_fit_imports_no_pandas(tmp_path):
+    """A small numeric file, the default table with statistics: polars reads it, so pandas
+    (most of the start-up) is never imported, nor multiprocessing, Rich's tables, scipy.stats
+    or numpy's f2py and testing (which scipy.special's array-API layer would load)."""
+    path = tmp_path / "tiny.csv"
+    path.write_text("x,y\n1,2\n2,3\n3,5\n4,7\n")
+    code = (
+        "import sys, json\nfrom linfit.cli import run\n"
+        f"code = run(['fit', {str(path)!r}])\n"
+        "print(json.dumps([code, sorted(sys.modules)]))"
+    )
+    env = dict(os.environ, LINFIT_READER="auto")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    code, mods = json.loads(out.stdout.strip().splitlines()[-1])
+    assert code == 0
+    assert {"polars", "scipy.special", "numpy"} <= set(mods)
+    for heavy in ("pandas", "multiprocessing", "rich.table", "scipy.stats", "numpy.f2py"):
+        assert heavy not in mods, heavy
+    assert "numpy.testing" not in mods and "unittest" not in mods
+
+
+def test_scipy_namespace_still_answers_numpy_submodules():
+    """The names hidden while scipy.special is imported are answered on first use."""
+    code = (
+        "from linfit.special import t_and_f\nstdtr = t_and_f()[0]\n"
+        "import scipy._lib.array_api_compat.numpy as xp, numpy\n"
+        "assert xp.testing is numpy.testing and xp.random is numpy.random\n"
+        "assert 'f2py' in dir(numpy) and 'f2py' in numpy.__all__\n"
+        "print(stdtr(10.0, 1.0))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert 0.8 < float(out.stdout) < 0.9
+
+
+def _fast_of(path: str) -> bool:
+    reader = CsvReader(path)
+    try:
+        return reader.fast
+    finally:
+        reader.close()
+
+
+def test_polars_imported_before_a_fork_is_left_to_pandas_in_the_child(tmp_path):
+    from linfit.parallel import map_files
+
+    path = tmp_path / "a.csv"
+    path.write_text("x,y\n1,2\n2,3\n")
+    assert _fast_of(str(path))  # this process imported polars, then forks
+    assert map_files(_fast_of, [str(path), str(path)], (), 2) == [False, False]
+
+
+def test_without_polars_pandas_reads(tmp_path, monkeypatch):
+    path = tmp_path / "a.csv"
+    path.write_text("x,y\n1,2\n2,3\n3,5\n")
+    want = linfit.fit(str(path))
+    monkeypatch.setitem(sys.modules, "polars", None)  # import polars now fails
+    assert not _fast_of(str(path))
+    got = linfit.fit(str(path))
+    assert (got.w.tobytes(), got.b) == (want.w.tobytes(), want.b)
