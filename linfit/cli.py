@@ -948,15 +948,14 @@ def _fit_by(
     from .groups import (
         check_by_options,
         fit_groups,
+        grouped_model,
         groups_csv,
-        groups_doc,
         groups_grid,
         read_groups,
         read_groups_formula,
     )
     from .io import expand_inputs
     from .layout import output_width, render
-    from .report import dumps
     from .solvers import get_solver
 
     names = _split(by, "--by") or []
@@ -964,7 +963,7 @@ def _fit_by(
         raise UsageError(f"--max-groups must be at least 1, not {max_groups}")
     if engine == Engine.dask:
         raise UsageError("--by is not available with --engine dask yet; use --engine local")
-    check_by_options(names, save, plot, cov_type, get_solver(method).needs_rows(options))
+    check_by_options(names, plot, cov_type, get_solver(method).needs_rows(options))
     paths = expand_inputs(data)
     if formula is not None:
         grouped = read_groups_formula(
@@ -984,8 +983,10 @@ def _fit_by(
     for gf in fits:
         for n in gf.notes:
             _note(f"{', '.join(f'{k}={v}' for k, v in gf.values.items())}: {n}", quiet)
+    if save:
+        grouped_model(grouped, fits).save(save)
     if json_ or fmt == Format.json:
-        _write_stdout(dumps(groups_doc(grouped, fits)) + "\n")
+        _write_stdout(grouped_model(grouped, fits).to_json() + "\n")
     elif fmt == Format.csv:
         _write_stdout(groups_csv(grouped, fits, intercept))
     else:
@@ -1070,7 +1071,7 @@ def predict(
 
     def work() -> int:
         from .atomic import atomic_writer, refuse_clobber
-        from .model import load_model
+        from .grouped_model import GroupedModel, load_any
         from .predict import predict_csv
 
         _finite("--level", level, 0.0, 1.0)
@@ -1080,8 +1081,13 @@ def predict(
                 [("MODEL", model), ("DATA", data)],
                 [("--output", output)] if output is not None else [("stdout", "-")],
             )
-        m = load_model(model)
+        m = load_any(model)
         csv_opts = _csv_options(sep, decimal, thousands, encoding, "drop")
+        if isinstance(m, GroupedModel):
+            return _predict_groups(
+                m, data, output, csv_opts, column, fmt, interval, level, score, diagnostics,
+                engine, quiet,
+            )  # fmt: skip
         kw = dict(
             options=csv_opts,
             column=column,
@@ -1147,6 +1153,59 @@ def predict(
         return 0
 
     _run(work, traceback)
+
+
+def _predict_groups(
+    m, data, output, csv_opts, column, fmt, interval, level, score, diagnostics, engine, quiet
+) -> int:
+    """predict with a grouped model (fit --by --save): each row by its group's model."""
+    from .atomic import atomic_writer
+    from .predict_groups import predict_grouped_csv
+
+    for flag, given in (("--score", score), ("--diagnostics", diagnostics)):
+        if given:
+            raise UsageError(
+                f"{flag} is not available with a grouped model (fit --by) yet; fit one "
+                "group's rows alone for it"
+            )
+    if engine == Engine.dask:
+        raise UsageError(
+            "a grouped model (fit --by) predicts with --engine local only for now; drop "
+            "--engine dask"
+        )
+    kw = dict(
+        options=csv_opts,
+        column=column,
+        fmt=fmt.value,
+        interval=interval.value if interval else None,
+        level=level,
+    )
+    if output:
+        with atomic_writer(output, "w", encoding="utf-8", newline="") as fh:
+            rep = predict_grouped_csv(m, data, fh, **kw)
+    else:
+        rep = predict_grouped_csv(m, data, sys.stdout, **kw)
+    by = ", ".join(m.by)
+    for count, line, what in (
+        (rep.no_group, rep.first_no_group_line, f"a missing value in a group column ({by})"),
+        (rep.unseen_group, rep.first_unseen_group_line, "a group the model does not hold"),
+        (rep.failed_group, rep.first_failed_line, "a group whose fit failed"),
+        (rep.missing, rep.first_missing_line, "a missing feature value"),
+        (rep.unseen, rep.first_unseen_line, "a categorical level their group was not fitted with"),
+    ):
+        if count:
+            _note(
+                f"{count} of {rep.rows} rows have {what} (first at line {line}); their "
+                "prediction is empty",
+                quiet,
+            )
+    if rep.overflow:
+        _note(
+            f"{rep.overflow} of {rep.rows} rows have a prediction beyond float64's range "
+            "(±1.8e308); it is left empty",
+            quiet,
+        )
+    return 0
 
 
 @app.command(cls=_Command, help=COMPARE_HELP)

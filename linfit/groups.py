@@ -19,6 +19,8 @@ import numpy as np
 from .accumulate import DesignStats, check_width
 from .dataset import several
 from .errors import DataError, LinfitError, UsageError, quote
+from .group_keys import cells, key_value, sorted_keys, split_rows
+from .grouped_model import GroupedModel, GroupEntry
 from .io import NA_TOKENS, CsvOptions, CsvReader, ReadReport, negative_weight, parse_text_column
 from .layout import MISSING, Column, Grid
 from .model import LinearModel, check_names
@@ -68,29 +70,11 @@ class Grouped:
     def ordered(self) -> list[tuple[str, ...]]:
         """The groups in order: each column's values as numbers when all are numbers, else
         as text."""
-        numeric = []
-        for j in range(len(self.by)):
-            try:
-                for k in self.stats:
-                    float(k[j])
-                numeric.append(True)
-            except ValueError:
-                numeric.append(False)
-        return sorted(
-            self.stats,
-            key=lambda k: tuple(float(v) if num else v for v, num in zip(k, numeric)),
-        )
+        return sorted_keys(list(self.stats), len(self.by))
 
     def values(self, key: tuple[str, ...]) -> dict[str, Any]:
         """The group's values (numbers as numbers, for JSON)."""
-        out: dict[str, Any] = {}
-        for name, v in zip(self.by, key):
-            try:
-                f = float(v)
-                out[name] = int(f) if f.is_integer() and "." not in v and "e" not in v else f
-            except ValueError:
-                out[name] = v
-        return out
+        return {name: key_value(v) for name, v in zip(self.by, key)}
 
 
 def read_groups(
@@ -139,7 +123,7 @@ def read_groups(
 
 def _group_keys(frame, by_names, lines, options, source: str):
     """The group columns' cells (stripped) and which rows have a missing group value."""
-    keys = [np.char.strip(frame[c].to_numpy(dtype=object).astype(str)) for c in by_names]
+    keys = cells(frame, by_names)
     missing = np.zeros(len(lines), dtype=bool)
     for k in keys:
         missing |= np.isin(k, list(NA_TOKENS))
@@ -149,15 +133,6 @@ def _group_keys(frame, by_names, lines, options, source: str):
             "fix the file or pass --na drop to skip such rows"
         )
     return keys, missing
-
-
-def _split(keys: list[np.ndarray]):
-    """(key, row indices) of each group in a block."""
-    joined = keys[0] if len(keys) == 1 else np.array(["\x1f".join(t) for t in zip(*keys)])
-    uniq, inverse = np.unique(joined, return_inverse=True)
-    for g, label in enumerate(uniq):
-        key = tuple(str(label).split("\x1f")) if len(keys) > 1 else (str(label),)
-        yield key, np.flatnonzero(inverse == g)
 
 
 def _too_many(source: str, by: list[str], limit: int, line: int) -> DataError:
@@ -214,7 +189,7 @@ def read_groups_formula(
                     out.report.drop(lines, missing)
                     keys = [k[~missing] for k in keys]
                     frame, lines = frame[~missing], lines[~missing]
-                for key, idx in _split(keys):
+                for key, idx in split_rows(keys, options):
                     part = parts.get(key)
                     if part is None:
                         known = set(out.stats) | set(parts)
@@ -267,7 +242,7 @@ def _read_file(reader: CsvReader, sel, by_names: list[str], out: Grouped, limit:
         V = np.empty((len(names), len(lines)))
         for j, name in enumerate(names):
             V[j] = parse_text_column(frame[name], name, reader.name, lines, options, None)
-        keys = [np.char.strip(frame[c].to_numpy(dtype=object).astype(str)) for c in by_names]
+        keys = cells(frame, by_names)
         missing = np.isnan(V).any(axis=0)
         for k in keys:
             missing |= np.isin(k, list(NA_TOKENS))
@@ -288,20 +263,12 @@ def _read_file(reader: CsvReader, sel, by_names: list[str], out: Grouped, limit:
         if w is not None and (w < 0).any():
             r = int(np.flatnonzero(w < 0)[0])
             raise DataError(negative_weight(reader.name, sel.w_name, int(lines[r]), float(w[r])))
-        joined = keys[0] if len(keys) == 1 else np.array(["\x1f".join(t) for t in zip(*keys)])
-        uniq, inverse = np.unique(joined, return_inverse=True)
-        for g, label in enumerate(uniq):
-            key = tuple(str(label).split("\x1f")) if len(keys) > 1 else (str(label),)
+        for key, idx in split_rows(keys, options):
             st = out.stats.get(key)
             if st is None:
                 if len(out.stats) >= limit:
-                    raise DataError(
-                        f"{reader.name}: more than {limit:,} groups of {', '.join(out.by)} "
-                        f"(line {int(lines[np.flatnonzero(inverse == g)[0]])} starts another); "
-                        "raise --max-groups, or group by fewer or coarser columns"
-                    )
+                    raise _too_many(reader.name, out.by, limit, int(lines[idx[0]]))
                 st = out.stats[key] = DesignStats(p)
-            idx = np.flatnonzero(inverse == g)
             st.update_columns(V[: p + 1, idx], w=None if w is None else w[idx])
             out.keep(key, V[: p + 1, idx], None if w is None else w[idx])
 
@@ -428,23 +395,15 @@ def groups_csv(grouped: Grouped, fits: list[GroupFit], intercept: bool) -> str:
     return buf.getvalue()
 
 
-def groups_doc(grouped: Grouped, fits: list[GroupFit]) -> dict[str, Any]:
-    """The JSON: each group a full model document with its ``group`` values (or its error)."""
-    groups = []
-    for gf in fits:
-        if gf.model is None:
-            groups.append({"group": gf.values, "n_samples": gf.n, "error": gf.error})
-        else:
-            doc = gf.model.to_doc()
-            doc["group"] = gf.values
-            groups.append(doc)
-    return {"by": list(grouped.by), "source": grouped.source, "groups": groups}
+def grouped_model(grouped: Grouped, fits: list[GroupFit]) -> GroupedModel:
+    """Every group's model (or error) as one grouped model: ``--save`` writes it and
+    ``--format json`` prints it."""
+    entries = [GroupEntry(gf.key, gf.values, gf.n, gf.model, gf.error) for gf in fits]
+    return GroupedModel(list(grouped.by), grouped.target, entries, grouped.source)
 
 
-def check_by_options(by: list[str], save, plot, cov: str, method_needs_rows: bool) -> None:
+def check_by_options(by: list[str], plot, cov: str, method_needs_rows: bool) -> None:
     """What --by cannot go with (yet): clear usage errors."""
-    if save:
-        raise UsageError("--by fits one model per group; --save writes one model: drop one of them")
     if plot:
         raise UsageError("--by cannot draw plots yet; drop --plot/--plot-file")
     if cov != "nonrobust":  # needs each group's rows a second time
