@@ -810,6 +810,8 @@ def fit(
                 save,
                 plot or plot_file,
                 engine,
+                scheduler,
+                workers,
                 json_,
                 fmt,
                 quiet,
@@ -822,13 +824,18 @@ def fit(
                     f"method {method!r}{' with --batch-size' if method == 'gd' else ''} needs "
                     "the rows in one process; use --engine local"
                 )
-            if exclude or weights is not None or cov_type != "nonrobust":
-                raise UsageError(
-                    "--exclude, --weights and --cov are not available with --engine dask yet; "
-                    "use --engine local"
-                )
             ds = read_dask(
-                data, xs, y, csv_opts, not no_intercept, scheduler, workers, sample, formula
+                data,
+                xs,
+                y,
+                csv_opts,
+                not no_intercept,
+                scheduler,
+                workers,
+                sample,
+                formula,
+                _split(exclude, "--exclude"),
+                weights,
             )
         else:
             ds = read_dataset(
@@ -909,7 +916,12 @@ def fit(
     def spooled() -> int:
         """--cov HC reads the rows twice: stdin is copied to a temporary file first."""
         nonlocal data
-        if cov.lower() == "nonrobust" or by or engine != Engine.local or "-" not in data:
+        if engine == Engine.dask:  # one cluster for both passes (--cov HC)
+            from .dask_engine import session
+
+            with session():
+                return work()
+        if cov.lower() == "nonrobust" or by or "-" not in data:
             return work()
         from .robust import spooled_stdin
 
@@ -940,6 +952,8 @@ def _fit_by(
     save,
     plot,
     engine,
+    scheduler,
+    workers,
     json_,
     fmt,
     quiet,
@@ -961,11 +975,16 @@ def _fit_by(
     names = _split(by, "--by") or []
     if max_groups < 1:
         raise UsageError(f"--max-groups must be at least 1, not {max_groups}")
-    if engine == Engine.dask:
-        raise UsageError("--by is not available with --engine dask yet; use --engine local")
     check_by_options(names, plot, cov_type, get_solver(method).needs_rows(options))
     paths = expand_inputs(data)
-    if formula is not None:
+    if engine == Engine.dask:
+        from .dask_engine import read_dask_groups
+
+        grouped = read_dask_groups(
+            data, xs, y, names, csv_opts, intercept, scheduler, workers, formula,
+            _split(exclude, "--exclude"), weights, max_groups,
+        )  # fmt: skip
+    elif formula is not None:
         grouped = read_groups_formula(
             paths, formula, names, csv_opts, intercept, weights, max_groups
         )

@@ -47,6 +47,8 @@ class Grouped:
     rows: dict[tuple[str, ...], list] | None = field(default_factory=dict)
     kept_values: int = 0
     parts: list = field(default_factory=list)  # every group's DesignPart (formula)
+    #: Why a group's rows are not in memory (the note when its solution is not refined).
+    why_no_rows: str = "the groups' rows were too many to keep in memory"
 
     def keep(self, key: tuple[str, ...], V: np.ndarray, w: np.ndarray | None, part=None) -> None:
         """Keep a group's block of rows while the budget allows; past it, drop them all."""
@@ -92,26 +94,17 @@ def read_groups(
     for path in paths:
         reader = CsvReader(path, csv_options)
         try:
-            sel = reader.select(x, y, [*(exclude or ()), *by], weights)
-            by_idx = [reader.resolve(c) for c in by]
-            by_names = [reader.columns[i] for i in by_idx]
-            for i, name in zip(by_idx, by_names):
-                if i == sel.y_idx or i in sel.x_idx or i == sel.w_idx:
-                    raise DataError(
-                        f"{reader.name}: column {quote(name)} groups the rows (--by); it cannot "
-                        "also be the target, a feature or the weights"
-                    )
-            check_width(len(sel.x_idx), reader.name)
-            features = list(sel.x_names)
+            mine = grouped_for(reader, x, y, by, exclude, weights)
             if out is None:
-                out = Grouped(by_names, features, sel.y_name, sel.w_name, source=reader.name)
-                check_names(features, sel.y_name, reader.name)
-            elif (out.by, out.features, out.target) != (by_names, features, sel.y_name):
+                out = mine
+            elif (out.by, out.features, out.target) != (mine.by, mine.features, mine.target):
                 raise DataError(
                     f"{reader.name} has other columns than {out.source}; files read together "
                     "must match"
                 )
-            _read_file(reader, sel, by_names, out, max_groups)
+            for _, frame in reader.frames_text():
+                lines = frame.index.to_numpy(dtype=np.int64)
+                fold_frame(out, frame, lines, reader.name, reader.options, max_groups)
         finally:
             reader.close()
     assert out is not None
@@ -119,6 +112,46 @@ def read_groups(
     if not out.stats:
         raise DataError(f"{out.source}: no rows to fit (every row has a missing value)")
     return out
+
+
+def grouped_for(
+    reader: CsvReader,
+    x: list[str] | None,
+    y: str | None,
+    by: list[str],
+    exclude: list[str] | None,
+    weights: str | None,
+) -> Grouped:
+    """An empty Grouped for the reader's header: the columns chosen, the group columns
+    checked to be none of them."""
+    sel = reader.select(x, y, [*(exclude or ()), *by], weights)
+    by_idx = [reader.resolve(c) for c in by]
+    by_names = [reader.columns[i] for i in by_idx]
+    for i, name in zip(by_idx, by_names):
+        if i == sel.y_idx or i in sel.x_idx or i == sel.w_idx:
+            raise DataError(
+                f"{reader.name}: column {quote(name)} groups the rows (--by); it cannot also be "
+                "the target, a feature or the weights"
+            )
+    check_width(len(sel.x_idx), reader.name)
+    features = list(sel.x_names)
+    check_names(features, sel.y_name, reader.name)
+    return Grouped(by_names, features, sel.y_name, sel.w_name, source=reader.name)
+
+
+def grouped_formula_for(reader: CsvReader, formula: str, by, intercept: bool, weights):
+    """An empty Grouped for a formula, and the formula parsed against the reader's header."""
+    import dataclasses
+
+    from .formula import parse as parse_formula
+
+    parsed = parse_formula(formula, reader.columns)
+    if not intercept:
+        parsed = dataclasses.replace(parsed, intercept=False)
+    by_names = [reader.columns[reader.resolve(c)] for c in by]
+    w_col = None if weights is None else reader.columns[reader.resolve(weights)]
+    target = parsed.target.label()
+    return Grouped(by_names, [], target, w_col, source=reader.name, formula=formula), parsed
 
 
 def _group_keys(frame, by_names, lines, options, source: str):
@@ -153,79 +186,23 @@ def read_groups_formula(
 ) -> Grouped:
     """Read the inputs once through the formula, each group with its own design (levels
     seen in that group only, as R's lm on the group's rows)."""
-    import dataclasses
-
-    from .design import Design
-    from .design_read import DesignPart, weigh_rows
-    from .formula import parse as parse_formula
-    from .io import numeric_cells
-
     out: Grouped | None = None
     for path in paths:
         reader = CsvReader(path, csv_options)
-        parts: dict[tuple[str, ...], DesignPart] = {}
+        parts: dict[tuple[str, ...], Any] = {}
         try:
-            parsed = parse_formula(formula, reader.columns)
-            if not intercept:
-                parsed = dataclasses.replace(parsed, intercept=False)
-            by_names = [reader.columns[reader.resolve(c)] for c in by]
-            w_col = None if weights is None else reader.columns[reader.resolve(weights)]
-            if out is None:
-                target = parsed.target.label()
-                out = Grouped(by_names, [], target, w_col, source=reader.name, formula=formula)
+            mine, parsed = grouped_formula_for(reader, formula, by, intercept, weights)
+            out = out or mine
             options = reader.options
-
-            def parse(cells, name, lines, source=reader.name, options=options):
-                return parse_text_column(cells, name, source, lines, options, None)
-
-            def is_number(cells, options=options):
-                return numeric_cells(cells, options)
-
             for _, frame in reader.frames_text():
                 lines = frame.index.to_numpy(dtype=np.int64)
-                out.report.rows_read += len(lines)
-                keys, missing = _group_keys(frame, by_names, lines, options, reader.name)
-                if missing.any():
-                    out.report.drop(lines, missing)
-                    keys = [k[~missing] for k in keys]
-                    frame, lines = frame[~missing], lines[~missing]
-                for key, idx in split_rows(keys, options):
-                    part = parts.get(key)
-                    if part is None:
-                        known = set(out.stats) | set(parts)
-                        if key not in known and len(known) >= max_groups:
-                            raise _too_many(reader.name, by_names, max_groups, int(lines[idx[0]]))
-                        design = Design(parsed, reader.columns, reader.name, options.na)
-                        kept = None if out.rows is None else []
-                        part = DesignPart(design, DesignStats(0), ReadReport(), reader.name, kept)
-                        part.weights = w_col
-                        part.kept_w = [] if kept is not None and w_col is not None else None
-                        part.why_no_rows = "the groups' rows were too many to keep in memory"
-                        out.parts.append(part)
-                        parts[key] = part
-                    design, stats = part.design, part.stats
-                    sub = frame.iloc[idx]
-                    g_lines = lines[idx]
-                    cells = {
-                        c: np.char.strip(sub[c].to_numpy(dtype=object).astype(str))
-                        for c in design.columns
-                    }
-                    V, keep = design.transform(cells, g_lines, parse, is_number)
-                    w = None
-                    if w_col is not None:
-                        w_cells = np.char.strip(sub[w_col].to_numpy(dtype=object).astype(str))
-                        w = parse(w_cells, w_col, g_lines)
-                        V, keep, w = weigh_rows(V, keep, w, w_col, g_lines, reader.name, options.na)
-                    if (~keep).any():
-                        out.report.drop(g_lines, ~keep)
-                    stats.add_columns(len(design.full) - stats.p)
-                    if V.shape[1]:
-                        stats.update_columns(V, w=w)
-                        out.keep(key, V, w, part)
+                fold_formula_frame(
+                    out, parts, frame, lines, parsed, reader.columns, reader.name, options,
+                    max_groups,
+                )  # fmt: skip
         finally:
             reader.close()
-        for key, part in parts.items():
-            out.stats[key] = part if key not in out.stats else out.stats[key].merge(part)
+        merge_groups(out, parts)
     assert out is not None
     out.source = several(out.source, len(paths))
     if not out.stats:
@@ -233,44 +210,105 @@ def read_groups_formula(
     return out
 
 
-def _read_file(reader: CsvReader, sel, by_names: list[str], out: Grouped, limit: int) -> None:
-    options = reader.options
-    names = [*sel.x_names, sel.y_name] + ([sel.w_name] if sel.w_name else [])
-    p = len(sel.x_names)
-    for _, frame in reader.frames_text():
-        lines = frame.index.to_numpy(dtype=np.int64)
-        V = np.empty((len(names), len(lines)))
-        for j, name in enumerate(names):
-            V[j] = parse_text_column(frame[name], name, reader.name, lines, options, None)
-        keys = cells(frame, by_names)
-        missing = np.isnan(V).any(axis=0)
-        for k in keys:
-            missing |= np.isin(k, list(NA_TOKENS))
-        out.report.rows_read += len(lines)
-        if missing.any():
-            bad = int(np.flatnonzero(missing)[0])
-            if options.na == "raise":
-                raise DataError(
-                    f"{reader.name}: missing value at line {int(lines[bad])}; fix the file or "
-                    "pass --na drop to skip such rows"
-                )
-            out.report.drop(lines, missing)
-            V, lines = V[:, ~missing], lines[~missing]
-            keys = [k[~missing] for k in keys]
-        if V.shape[1] == 0:
-            continue
-        w = V[p + 1] if sel.w_name else None
-        if w is not None and (w < 0).any():
-            r = int(np.flatnonzero(w < 0)[0])
-            raise DataError(negative_weight(reader.name, sel.w_name, int(lines[r]), float(w[r])))
-        for key, idx in split_rows(keys, options):
-            st = out.stats.get(key)
-            if st is None:
-                if len(out.stats) >= limit:
-                    raise _too_many(reader.name, out.by, limit, int(lines[idx[0]]))
-                st = out.stats[key] = DesignStats(p)
-            st.update_columns(V[: p + 1, idx], w=None if w is None else w[idx])
-            out.keep(key, V[: p + 1, idx], None if w is None else w[idx])
+def merge_groups(out: Grouped, stats: dict[tuple[str, ...], Any]) -> None:
+    """Add groups' statistics (DesignStats, or DesignParts) read after ``out``'s."""
+    for key, st in stats.items():
+        out.stats[key] = st if key not in out.stats else out.stats[key].merge(st)
+
+
+def fold_formula_frame(
+    out: Grouped, parts: dict, frame, lines, parsed, header, source: str, options, limit: int
+) -> None:
+    """One text block through the formula, each row into its group's DesignPart (in
+    ``parts``: this input's groups; ``out.stats``: earlier inputs')."""
+    from .design import Design
+    from .design_read import DesignPart, weigh_rows
+    from .io import numeric_cells
+
+    def parse(cells, name, at):
+        return parse_text_column(cells, name, source, at, options, None)
+
+    def is_number(cells):
+        return numeric_cells(cells, options)
+
+    w_col = out.weights
+    out.report.rows_read += len(lines)
+    keys, missing = _group_keys(frame, out.by, lines, options, source)
+    if missing.any():
+        out.report.drop(lines, missing)
+        keys = [k[~missing] for k in keys]
+        frame, lines = frame[~missing], lines[~missing]
+    for key, idx in split_rows(keys, options):
+        part = parts.get(key)
+        if part is None:
+            known = set(out.stats) | set(parts)
+            if key not in known and len(known) >= limit:
+                raise _too_many(source, out.by, limit, int(lines[idx[0]]))
+            design = Design(parsed, header, source, options.na)
+            kept = None if out.rows is None else []
+            part = DesignPart(design, DesignStats(0), ReadReport(), source, kept)
+            part.weights = w_col
+            part.kept_w = [] if kept is not None and w_col is not None else None
+            part.why_no_rows = "the groups' rows were too many to keep in memory"
+            out.parts.append(part)
+            parts[key] = part
+        design, stats = part.design, part.stats
+        sub = frame.iloc[idx]
+        g_lines = lines[idx]
+        cells = {
+            c: np.char.strip(sub[c].to_numpy(dtype=object).astype(str)) for c in design.columns
+        }
+        V, keep = design.transform(cells, g_lines, parse, is_number)
+        w = None
+        if w_col is not None:
+            w_cells = np.char.strip(sub[w_col].to_numpy(dtype=object).astype(str))
+            w = parse(w_cells, w_col, g_lines)
+            V, keep, w = weigh_rows(V, keep, w, w_col, g_lines, source, options.na)
+        if (~keep).any():
+            out.report.drop(g_lines, ~keep)
+        stats.add_columns(len(design.full) - stats.p)
+        if V.shape[1]:
+            stats.update_columns(V, w=w)
+            out.keep(key, V, w, part)
+
+
+def fold_frame(out: Grouped, frame, lines, source: str, options, limit: int) -> None:
+    """One text block (``out``'s features, target, weights and group columns), each row
+    into its group's statistics; √w folded into each row of a weighted fit."""
+    names = [*out.features, out.target] + ([out.weights] if out.weights else [])
+    p = len(out.features)
+    V = np.empty((len(names), len(lines)))
+    for j, name in enumerate(names):
+        V[j] = parse_text_column(frame[name], name, source, lines, options, None)
+    keys = cells(frame, out.by)
+    missing = np.isnan(V).any(axis=0)
+    for k in keys:
+        missing |= np.isin(k, list(NA_TOKENS))
+    out.report.rows_read += len(lines)
+    if missing.any():
+        bad = int(np.flatnonzero(missing)[0])
+        if options.na == "raise":
+            raise DataError(
+                f"{source}: missing value at line {int(lines[bad])}; fix the file or "
+                "pass --na drop to skip such rows"
+            )
+        out.report.drop(lines, missing)
+        V, lines = V[:, ~missing], lines[~missing]
+        keys = [k[~missing] for k in keys]
+    if V.shape[1] == 0:
+        return
+    w = V[p + 1] if out.weights else None
+    if w is not None and (w < 0).any():
+        r = int(np.flatnonzero(w < 0)[0])
+        raise DataError(negative_weight(source, out.weights, int(lines[r]), float(w[r])))
+    for key, idx in split_rows(keys, options):
+        st = out.stats.get(key)
+        if st is None:
+            if len(out.stats) >= limit:
+                raise _too_many(source, out.by, limit, int(lines[idx[0]]))
+            st = out.stats[key] = DesignStats(p)
+        st.update_columns(V[: p + 1, idx], w=None if w is None else w[idx])
+        out.keep(key, V[: p + 1, idx], None if w is None else w[idx])
 
 
 @dataclass
@@ -316,7 +354,7 @@ def fit_groups(
                 if grouped.weights is not None:
                     problem.w = np.concatenate([w for _, w in kept])
             if problem.X is None:
-                problem.where_rows = "the groups' rows were too many to keep in memory"
+                problem.where_rows = grouped.why_no_rows
             outcome = fit_problem(problem, method, options, stats=stats, level=level, design=design)
             gf.model, gf.notes = outcome.model, outcome.notes
             gf.model.data = {"source": grouped.source, "group": values}
