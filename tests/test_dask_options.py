@@ -7,27 +7,17 @@ with two workers); the local engine reads the same glob in one process.
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from .conftest import ROOT, fit_json, run_cli
+from .conftest import fit_json, run_cli
 from .test_dask import scheduler  # noqa: F401  (the module's scheduler and workers)
 
 pytest.importorskip("distributed")
 MTCARS = "tests/data/r/mtcars.csv"
 TOL = 1e-12
-
-
-@pytest.fixture(scope="module", autouse=True)
-def workers_import_this_checkout():
-    """`dask worker` processes import linfit from PYTHONPATH (not from the tests' folder):
-    this checkout's, for the scheduler fixture's workers started after this."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PYTHONPATH", str(ROOT), prepend=os.pathsep)
-        yield
 
 
 @pytest.fixture(scope="module")
