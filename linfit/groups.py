@@ -9,6 +9,7 @@ fails (too few rows, collinear) reports its error in its row instead of stopping
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 from dataclasses import dataclass, field
@@ -29,6 +30,12 @@ from .model import LinearModel, check_names
 MAX_GROUPS = 1000
 
 
+def block_rows(columns: int) -> int:
+    """Rows per block of a grouped read: each block updates every group's factor once, so
+    large blocks (about 4M cells) keep the per-group cost small against the rows'."""
+    return max(1 << 16, min(1 << 20, (1 << 22) // max(1, columns)))
+
+
 @dataclass
 class Grouped:
     """What the pass gave: the groups' statistics by key, and the columns they share."""
@@ -47,6 +54,7 @@ class Grouped:
     rows: dict[tuple[str, ...], list] | None = field(default_factory=dict)
     kept_values: int = 0
     parts: list = field(default_factory=list)  # every group's DesignPart (formula)
+    clean: bool = True  # read as one range: no quote or lone CR made the cuts doubtful
     #: Why a group's rows are not in memory (the note when its solution is not refined).
     why_no_rows: str = "the groups' rows were too many to keep in memory"
 
@@ -90,21 +98,34 @@ def read_groups(
     max_groups: int = MAX_GROUPS,
 ) -> Grouped:
     """Read the inputs once, each row into its group's statistics."""
+    from . import groups_numeric
+
     out: Grouped | None = None
     for path in paths:
         reader = CsvReader(path, csv_options)
         try:
             mine = grouped_for(reader, x, y, by, exclude, weights)
             if out is None:
-                out = mine
+                out = dataclasses.replace(mine, stats={}, rows={}, parts=[], report=ReadReport())
             elif (out.by, out.features, out.target) != (mine.by, mine.features, mine.target):
                 raise DataError(
                     f"{reader.name} has other columns than {out.source}; files read together "
                     "must match"
                 )
-            for _, frame in reader.frames_text():
-                lines = frame.index.to_numpy(dtype=np.int64)
-                fold_frame(out, frame, lines, reader.name, reader.options, max_groups)
+            got = None
+            if groups_numeric.looks_numeric(path, csv_options, mine.by):
+                try:
+                    got = groups_numeric.read_file(reader, mine, max_groups)
+                except DataError:  # text in a group column further on (or bad data): the
+                    got = None  # text pass reads the file, and words any error exactly
+            if got is None:
+                reader.close()
+                reader = CsvReader(path, csv_options)
+                got = mine
+                for _, frame in reader.frames_text(block_rows(len(reader.columns))):
+                    lines = frame.index.to_numpy(dtype=np.int64)
+                    fold_frame(got, frame, lines, reader.name, reader.options, max_groups)
+            absorb(out, got, max_groups)
         finally:
             reader.close()
     assert out is not None
@@ -141,8 +162,6 @@ def grouped_for(
 
 def grouped_formula_for(reader: CsvReader, formula: str, by, intercept: bool, weights):
     """An empty Grouped for a formula, and the formula parsed against the reader's header."""
-    import dataclasses
-
     from .formula import parse as parse_formula
 
     parsed = parse_formula(formula, reader.columns)
@@ -168,7 +187,7 @@ def _group_keys(frame, by_names, lines, options, source: str):
     return keys, missing
 
 
-def _too_many(source: str, by: list[str], limit: int, line: int) -> DataError:
+def too_many(source: str, by: list[str], limit: int, line: int) -> DataError:
     return DataError(
         f"{source}: more than {limit:,} groups of {', '.join(by)} (line {line} starts "
         "another); raise --max-groups, or group by fewer or coarser columns"
@@ -194,7 +213,7 @@ def read_groups_formula(
             mine, parsed = grouped_formula_for(reader, formula, by, intercept, weights)
             out = out or mine
             options = reader.options
-            for _, frame in reader.frames_text():
+            for _, frame in reader.frames_text(block_rows(len(reader.columns))):
                 lines = frame.index.to_numpy(dtype=np.int64)
                 fold_formula_frame(
                     out, parts, frame, lines, parsed, reader.columns, reader.name, options,
@@ -208,6 +227,29 @@ def read_groups_formula(
     if not out.stats:
         raise DataError(f"{out.source}: no rows to fit (every row has a missing value)")
     return out
+
+
+def absorb(out: Grouped, got: Grouped, limit: int) -> None:
+    """Add one file's groups (``got``, read after ``out``'s files) to ``out``."""
+    from .fitting import KEEP_ROWS
+
+    merge_groups(out, got.stats)
+    out.report.merge(got.report)
+    if len(out.stats) > limit:
+        raise DataError(
+            f"{got.source}: more than {limit:,} groups of {', '.join(out.by)} in the files "
+            "together; raise --max-groups, or group by fewer or coarser columns"
+        )
+    if out.rows is None or got.rows is None:
+        if got.rows is None:
+            out.why_no_rows = got.why_no_rows
+        out.rows = None
+        return
+    for key, blocks in got.rows.items():
+        out.rows.setdefault(key, []).extend(blocks)
+    out.kept_values += got.kept_values
+    if out.kept_values > KEEP_ROWS:
+        out.rows = None
 
 
 def merge_groups(out: Grouped, stats: dict[tuple[str, ...], Any]) -> None:
@@ -243,7 +285,7 @@ def fold_formula_frame(
         if part is None:
             known = set(out.stats) | set(parts)
             if key not in known and len(known) >= limit:
-                raise _too_many(source, out.by, limit, int(lines[idx[0]]))
+                raise too_many(source, out.by, limit, int(lines[idx[0]]))
             design = Design(parsed, header, source, options.na)
             kept = None if out.rows is None else []
             part = DesignPart(design, DesignStats(0), ReadReport(), source, kept)
@@ -305,7 +347,7 @@ def fold_frame(out: Grouped, frame, lines, source: str, options, limit: int) -> 
         st = out.stats.get(key)
         if st is None:
             if len(out.stats) >= limit:
-                raise _too_many(source, out.by, limit, int(lines[idx[0]]))
+                raise too_many(source, out.by, limit, int(lines[idx[0]]))
             st = out.stats[key] = DesignStats(p)
         st.update_columns(V[: p + 1, idx], w=None if w is None else w[idx])
         out.keep(key, V[: p + 1, idx], None if w is None else w[idx])

@@ -288,3 +288,31 @@ def test_the_good_document_loads(good, tmp_path):
     assert [e.key for e in m.entries] == [("a",), ("b",), ("c",)]
     assert m.entries[1].model is None and m.entries[1].error
     assert json.loads(json.dumps(m.to_doc()))["groups"][0]["w"] == good["groups"][0]["w"]
+
+
+# -- the numeric pass and the text pass make the same groups --------------------------------
+def test_numeric_group_columns_and_text_further_on(tmp_path):
+    """Group columns of numbers are read with the features (linfit.groups_numeric); a file
+    whose group column turns to text after the first rows is read by the text pass. Both
+    give the groups the text pass gives."""
+    rng = np.random.default_rng(1)
+    n = 6000
+    g = rng.integers(0, 3, n)
+    x = rng.random(n)
+    y = 1 + g + (2 + g) * x + rng.normal(0, 0.1, n)
+    d = pd.DataFrame({"g": g, "h": g % 2, "x": x, "y": y})
+    numeric = tmp_path / "n.csv"
+    d.to_csv(numeric, index=False)
+    text = tmp_path / "t.csv"
+    late = pd.DataFrame({"g": ["late"] * 5, "h": [0, 1, 0, 1, 0], "x": x[:5], "y": y[:5]})
+    pd.concat([d.astype(str), late.astype(str)]).to_csv(text, index=False)  # after the probe
+    for by in ("g", "g,h"):
+        a = json.loads(cli_ok("fit", numeric, "-x", "x", "-y", "y", "--by", by, "--json").stdout)
+        b = json.loads(cli_ok("fit", text, "-x", "x", "-y", "y", "--by", by, "--json").stdout)
+        assert {x["group"]["g"] for x in b["groups"]} == {0, 1, 2, "late"}
+        b_numbers = [x for x in b["groups"] if x["group"]["g"] != "late"]
+        assert [x["group"] for x in a["groups"]] == [x["group"] for x in b_numbers]
+        for ga, gb in zip(a["groups"], b_numbers):
+            assert ga["n_samples"] == gb["n_samples"]
+            assert ga["w"]["x"] == pytest.approx(gb["w"]["x"], rel=1e-12)
+            assert ga["b"] == pytest.approx(gb["b"], rel=1e-12)
