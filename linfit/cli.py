@@ -648,8 +648,9 @@ def fit(
         str | None,
         typer.Option(
             "--save",
-            help="Write the model (JSON) to this file, atomically. (No short form: -o is "
-            "predict's output file; fit's results go to stdout.)",
+            help="Write the model (JSON) to this file, atomically; with --by, every group's "
+            "model in one file. (No short form: -o is predict's output file; fit's results go "
+            "to stdout.)",
             show_default=False,
             rich_help_panel=OUTPUT,
         ),
