@@ -1,5 +1,5 @@
 """Run every benchmark: NIST accuracy, gd epochs, scale and start-up, parser speed, predict
-memory, Dask."""
+memory, the Dask engine, and fit --by / --cov HC3 against a plain fit."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ for script in (
     "parser.py",
     "predict_memory.py",
     "dask_engine.py",
+    "groups.py",
 ):
     print(f"\n=== {script}", flush=True)
     subprocess.run([sys.executable, str(HERE / script)], check=False)

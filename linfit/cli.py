@@ -656,8 +656,9 @@ def fit(
         str | None,
         typer.Option(
             "--save",
-            help="Write the model (JSON) to this file, atomically. (No short form: -o is "
-            "predict's output file; fit's results go to stdout.)",
+            help="Write the model (JSON) to this file, atomically; with --by, every group's "
+            "model in one file. (No short form: -o is predict's output file; fit's results go "
+            "to stdout.)",
             show_default=False,
             rich_help_panel=OUTPUT,
         ),
@@ -818,6 +819,8 @@ def fit(
                 save,
                 plot or plot_file,
                 engine,
+                scheduler,
+                workers,
                 json_,
                 fmt,
                 quiet,
@@ -830,13 +833,18 @@ def fit(
                     f"method {method!r}{' with --batch-size' if method == 'gd' else ''} needs "
                     "the rows in one process; use --engine local"
                 )
-            if exclude or weights is not None or cov_type != "nonrobust":
-                raise UsageError(
-                    "--exclude, --weights and --cov are not available with --engine dask yet; "
-                    "use --engine local"
-                )
             ds = read_dask(
-                data, xs, y, csv_opts, not no_intercept, scheduler, workers, sample, formula
+                data,
+                xs,
+                y,
+                csv_opts,
+                not no_intercept,
+                scheduler,
+                workers,
+                sample,
+                formula,
+                _split(exclude, "--exclude"),
+                weights,
             )
         else:
             ds = read_dataset(
@@ -917,7 +925,12 @@ def fit(
     def spooled() -> int:
         """--cov HC reads the rows twice: stdin is copied to a temporary file first."""
         nonlocal data
-        if cov.lower() == "nonrobust" or by or engine != Engine.local or "-" not in data:
+        if engine == Engine.dask:  # one cluster for both passes (--cov HC)
+            from .dask_engine import session
+
+            with session():
+                return work()
+        if cov.lower() == "nonrobust" or by or "-" not in data:
             return work()
         from .robust import spooled_stdin
 
@@ -948,6 +961,8 @@ def _fit_by(
     save,
     plot,
     engine,
+    scheduler,
+    workers,
     json_,
     fmt,
     quiet,
@@ -956,25 +971,29 @@ def _fit_by(
     from .groups import (
         check_by_options,
         fit_groups,
+        grouped_model,
         groups_csv,
-        groups_doc,
         groups_grid,
         read_groups,
         read_groups_formula,
     )
     from .io import expand_inputs
     from .layout import output_width, render
-    from .report import dumps
     from .solvers import get_solver
 
     names = _split(by, "--by") or []
     if max_groups < 1:
         raise UsageError(f"--max-groups must be at least 1, not {max_groups}")
-    if engine == Engine.dask:
-        raise UsageError("--by is not available with --engine dask yet; use --engine local")
-    check_by_options(names, save, plot, cov_type, get_solver(method).needs_rows(options))
+    check_by_options(names, plot, cov_type, get_solver(method).needs_rows(options))
     paths = expand_inputs(data)
-    if formula is not None:
+    if engine == Engine.dask:
+        from .dask_engine import read_dask_groups
+
+        grouped = read_dask_groups(
+            data, xs, y, names, csv_opts, intercept, scheduler, workers, formula,
+            _split(exclude, "--exclude"), weights, max_groups,
+        )  # fmt: skip
+    elif formula is not None:
         grouped = read_groups_formula(
             paths, formula, names, csv_opts, intercept, weights, max_groups
         )
@@ -992,8 +1011,10 @@ def _fit_by(
     for gf in fits:
         for n in gf.notes:
             _note(f"{', '.join(f'{k}={v}' for k, v in gf.values.items())}: {n}", quiet)
+    if save:
+        grouped_model(grouped, fits).save(save)
     if json_ or fmt == Format.json:
-        _write_stdout(dumps(groups_doc(grouped, fits)) + "\n")
+        _write_stdout(grouped_model(grouped, fits).to_json() + "\n")
     elif fmt == Format.csv:
         _write_stdout(groups_csv(grouped, fits, intercept))
     else:
@@ -1079,7 +1100,7 @@ def predict(
 
     def work() -> int:
         from .atomic import atomic_writer, refuse_clobber
-        from .model import load_model
+        from .grouped_model import GroupedModel, load_any
         from .predict import predict_csv
 
         _finite("--level", level, 0.0, 1.0)
@@ -1089,8 +1110,13 @@ def predict(
                 [("MODEL", model), ("DATA", data)],
                 [("--output", output)] if output is not None else [("stdout", "-")],
             )
-        m = load_model(model)
+        m = load_any(model)
         csv_opts = _csv_options(sep, decimal, thousands, encoding, "drop")
+        if isinstance(m, GroupedModel):
+            return _predict_groups(
+                m, data, output, csv_opts, column, fmt, interval, level, score, diagnostics,
+                engine, quiet,
+            )  # fmt: skip
         kw = dict(
             options=csv_opts,
             column=column,
@@ -1157,6 +1183,59 @@ def predict(
         return 0
 
     _run(work, traceback)
+
+
+def _predict_groups(
+    m, data, output, csv_opts, column, fmt, interval, level, score, diagnostics, engine, quiet
+) -> int:
+    """predict with a grouped model (fit --by --save): each row by its group's model."""
+    from .atomic import atomic_writer
+    from .predict_groups import predict_grouped_csv
+
+    for flag, given in (("--score", score), ("--diagnostics", diagnostics)):
+        if given:
+            raise UsageError(
+                f"{flag} is not available with a grouped model (fit --by) yet; fit one "
+                "group's rows alone for it"
+            )
+    if engine == Engine.dask:
+        raise UsageError(
+            "a grouped model (fit --by) predicts with --engine local only for now; drop "
+            "--engine dask"
+        )
+    kw = dict(
+        options=csv_opts,
+        column=column,
+        fmt=fmt.value,
+        interval=interval.value if interval else None,
+        level=level,
+    )
+    if output:
+        with atomic_writer(output, "w", encoding="utf-8", newline="") as fh:
+            rep = predict_grouped_csv(m, data, fh, **kw)
+    else:
+        rep = predict_grouped_csv(m, data, sys.stdout, **kw)
+    by = ", ".join(m.by)
+    for count, line, what in (
+        (rep.no_group, rep.first_no_group_line, f"a missing value in a group column ({by})"),
+        (rep.unseen_group, rep.first_unseen_group_line, "a group the model does not hold"),
+        (rep.failed_group, rep.first_failed_line, "a group whose fit failed"),
+        (rep.missing, rep.first_missing_line, "a missing feature value"),
+        (rep.unseen, rep.first_unseen_line, "a categorical level their group was not fitted with"),
+    ):
+        if count:
+            _note(
+                f"{count} of {rep.rows} rows have {what} (first at line {line}); their "
+                "prediction is empty",
+                quiet,
+            )
+    if rep.overflow:
+        _note(
+            f"{rep.overflow} of {rep.rows} rows have a prediction beyond float64's range "
+            "(±1.8e308); it is left empty",
+            quiet,
+        )
+    return 0
 
 
 @app.command(cls=_Command, help=COMPARE_HELP)

@@ -19,7 +19,7 @@ import numpy as np
 
 from .accumulate import DesignStats
 from .dataset import Dataset, Reservoir, no_rows
-from .errors import DataError, EnvironmentProblem, InputError, LinfitError, UsageError
+from .errors import DataError, EnvironmentProblem, InputError, LinfitError, UsageError, quote
 from .io import CsvOptions, CsvReader, ReadReport, expand_inputs
 from .model import LinearModel
 from .parallel import Part
@@ -40,9 +40,46 @@ def _import_dask():
         ) from None
 
 
+_ACTIVE: list = []  # the client a run's passes share (see session())
+_SESSIONS: list[contextlib.ExitStack] = []
+
+
+@contextlib.contextmanager
+def session() -> Iterator[None]:
+    """A run's block: the first cluster() opened inside stays open until the block ends, so
+    a second pass (--cov HC) reuses its workers instead of starting another cluster."""
+    with contextlib.ExitStack() as stack:
+        _SESSIONS.append(stack)
+        try:
+            yield
+        finally:
+            _SESSIONS.pop()
+
+
 @contextlib.contextmanager
 def cluster(scheduler: str | None, workers: int) -> Iterator[object]:
-    """A distributed Client: to ``scheduler``, or to a local cluster started for the run."""
+    """A distributed Client: to ``scheduler``, or to a local cluster started for the run
+    (inside session(), the session's one)."""
+    if _ACTIVE:
+        yield _ACTIVE[-1]
+        return
+    if _SESSIONS:
+        stack = _SESSIONS[-1]
+        client = stack.enter_context(_new_cluster(scheduler, workers))
+        _ACTIVE.append(client)
+        stack.callback(_ACTIVE.pop)  # runs first: callbacks run last in, first out
+        yield client
+        return
+    with _new_cluster(scheduler, workers) as client:
+        _ACTIVE.append(client)
+        try:
+            yield client
+        finally:
+            _ACTIVE.pop()
+
+
+@contextlib.contextmanager
+def _new_cluster(scheduler: str | None, workers: int) -> Iterator[object]:
     _import_dask()
     from distributed import Client, LocalCluster
 
@@ -76,10 +113,10 @@ def cluster(scheduler: str | None, workers: int) -> Iterator[object]:
         local.close()
 
 
-def partition_stats(pdf, names: list[str], na: str, sample: int, seed: int) -> Part:
-    """Fold one partition (a pandas DataFrame of the chosen columns) into statistics."""
-    p = len(names) - 1
-    V = np.empty((p + 1, len(pdf)))
+def partition_values(pdf, names: list[str], na: str) -> tuple[np.ndarray, int]:
+    """A partition's chosen columns as float64 rows (one per name), rows with a missing
+    value dropped (or refused under --na raise); the count dropped."""
+    V = np.empty((len(names), len(pdf)))
     for j, name in enumerate(names):
         V[j] = pdf[name].to_numpy(dtype=np.float64, na_value=np.nan)
     inf = np.isinf(V)
@@ -93,14 +130,93 @@ def partition_stats(pdf, names: list[str], na: str, sample: int, seed: int) -> P
             j = int(np.flatnonzero(np.isnan(V[:, np.flatnonzero(missing)[0]]))[0])
             raise DataError(f"missing value in column {names[j]!r}; pass --na drop to skip it")
         V = np.ascontiguousarray(V[:, ~missing])
+    return V, dropped
+
+
+def _check_weights(w: np.ndarray, name: str) -> None:
+    if (w < 0).any():
+        raise DataError(
+            f"negative weight {float(w[w < 0][0]):g} in column {quote(name)}; weights must be "
+            "finite and ≥ 0 (0 leaves a row out of the fit): run linfit fit on the files with "
+            "--engine local to find its line"
+        )
+
+
+def partition_stats(
+    pdf, names: list[str], na: str, sample: int, seed: int, weights: str | None = None
+) -> Part:
+    """Fold one partition (a pandas DataFrame of the chosen columns: features, target and
+    the weights when ``weights`` names them) into statistics; √w is folded into each row."""
+    p = len(names) - 1 - (weights is not None)
+    V, dropped = partition_values(pdf, names, na)
+    w = None
+    if weights is not None:
+        w = V[p + 1]
+        _check_weights(w, weights)
     stats = DesignStats(p)
-    stats.update_columns(V)
+    stats.update_columns(V[: p + 1], w=w)
     res = None
     if sample:
         res = Reservoir(sample, seed=seed)
         if V.shape[1]:
             res.add(V[:p].T, V[p])
     return Part(stats, ReadReport(rows_read=len(pdf), rows_dropped=dropped), res)
+
+
+def partition_meat(pdf, names, na, weights, args) -> np.ndarray:
+    """One partition's share of the sandwich's meat (robust.meat's C), for --cov HC."""
+    from .robust import kept_rows, meat
+
+    p = len(names) - 1 - (weights is not None)
+    V, _ = partition_values(pdf, names, na)
+    w = V[p + 1] if weights is not None else None
+    return meat(kept_rows(np.ascontiguousarray(V[:p].T), V[p], w), *args)
+
+
+def partition_design_meat(pdf, design, w_col, csv: CsvOptions, label: str, args) -> np.ndarray:
+    """One partition's share of the meat, through the fitted formula (text cells)."""
+    from .io import parse_text_column
+    from .robust import design_block, kept_rows, meat
+
+    def parse(cells, name, lines):
+        return parse_text_column(cells, name, label, lines, csv, None)
+
+    pdf.index = np.arange(1, len(pdf) + 1)
+    return meat(kept_rows(*design_block(pdf, design, w_col, parse)), *args)
+
+
+class ClusterRows:
+    """The rows of a Dask fit, left on the workers: robust.meat asks for C through
+    :meth:`meat`, which sums every partition's share (a second pass with the solved model)."""
+
+    def __init__(self, files, csv, scheduler, workers, names=None, weights=None, design=None):
+        self.files, self.csv, self.scheduler, self.workers = files, csv, scheduler, workers
+        self.names, self.weights, self.design = names, weights, design
+
+    def meat(self, R, shift, scale, intercept, predict, cov_type, nobs, source) -> np.ndarray:
+        from dask import delayed
+
+        args = (R, shift, scale, intercept, predict, cov_type, nobs, source)
+        with cluster(self.scheduler, self.workers) as client:
+            if self.design is None:
+                df = _read_csv(
+                    self.files, self.csv, usecols=self.names,
+                    dtype={n: "float64" for n in self.names},
+                )  # fmt: skip
+                tasks = [
+                    delayed(partition_meat)(part, self.names, self.csv.na, self.weights, args)
+                    for part in df.to_delayed()
+                ]
+            else:
+                df = _read_csv(self.files, self.csv, dtype=str, keep_default_na=False,
+                               na_filter=False)  # fmt: skip
+                tasks = [
+                    delayed(partition_design_meat)(
+                        part, self.design, self.weights, self.csv, f"partition {i}", args
+                    )
+                    for i, part in enumerate(df.to_delayed())
+                ]
+            return _compute(client, tree_reduce(tasks, np.add))
 
 
 def tree_reduce(items: list, combine) -> object:
@@ -158,12 +274,16 @@ def _compute(client, task):
         ) from None
 
 
-def partition_design(pdf, formula: str, header, csv: CsvOptions, intercept, sample, seed):
+def partition_design(
+    pdf, formula: str, header, csv: CsvOptions, intercept, sample, seed, weights=None, w_col=None
+):
     """Fold one partition (text cells) through the formula: a design part (its levels,
     statistics of its columns), merged with the others by meaning."""
     from .design_read import fold_frame, new_part
 
-    part = new_part(formula, header, f"partition {seed}", csv, intercept, False, sample, seed)
+    part = new_part(
+        formula, header, f"partition {seed}", csv, intercept, False, sample, seed, weights, w_col
+    )
     fold_frame(part, pdf, np.arange(1, len(pdf) + 1, dtype=np.int64), csv)
     return part
 
@@ -180,6 +300,7 @@ def read_dask_formula(
     scheduler: str | None,
     workers: int,
     sample: int,
+    weights: str | None = None,
 ) -> Dataset:
     """A formula over the files on a Dask cluster: each partition finds its levels; the
     parts merge in a binary tree, matching columns by term and level."""
@@ -190,17 +311,24 @@ def read_dask_formula(
     reader = CsvReader(files[0], csv)
     reader.close()
     header = list(reader.columns)
+    w_col = None if weights is None else header[reader.resolve(weights)]
     with cluster(scheduler, workers) as client:
         df = _read_csv(files, csv, dtype=str, keep_default_na=False, na_filter=False)
         tasks = [
-            delayed(partition_design)(part, formula, header, csv, intercept, sample, i)
+            delayed(partition_design)(
+                part, formula, header, csv, intercept, sample, i, weights, w_col
+            )
             for i, part in enumerate(df.to_delayed())
         ]
         total = _compute(client, tree_reduce(tasks, _merge_design))
     source = files[0] if len(files) == 1 else f"{files[0]} and {len(files) - 1} more (dask)"
     total.why_no_rows = "the rows stay on the Dask workers"
     total.blocks = None
-    return finish(total, source)
+    data = finish(total, source)
+    data.problem.reread = lambda: ClusterRows(
+        files, csv, scheduler, workers, weights=w_col, design=data.design
+    )
+    return data
 
 
 def read_dask(
@@ -213,17 +341,22 @@ def read_dask(
     workers: int,
     sample: int = 0,
     formula: str | None = None,
+    exclude: list[str] | None = None,
+    weights: str | None = None,
 ) -> Dataset:
-    """Read the files on a Dask cluster into the statistics the solvers use."""
+    """Read the files on a Dask cluster into the statistics the solvers use. A second pass
+    (--cov HC) runs on the cluster too: the problem's ``reread`` gives a ClusterRows."""
     files = _files(spec)
     if formula is not None:
-        return read_dask_formula(files, formula, csv, intercept, scheduler, workers, sample)
+        return read_dask_formula(
+            files, formula, csv, intercept, scheduler, workers, sample, weights
+        )
     reader = CsvReader(files[0], csv)
     try:
-        sel = reader.select(x, y)
+        sel = reader.select(x, y, exclude, weights)
     finally:
         reader.close()
-    names = list(sel.x_names) + [sel.y_name]
+    names = list(sel.x_names) + [sel.y_name] + ([sel.w_name] if sel.w_name else [])
     from dask import delayed
 
     with cluster(scheduler, workers) as client:
@@ -233,7 +366,8 @@ def read_dask(
             raise DataError(f"{files[0]}: cannot read the files together ({exc})") from None
         parts = df.to_delayed()
         tasks = [
-            delayed(partition_stats)(part, names, csv.na, sample, i) for i, part in enumerate(parts)
+            delayed(partition_stats)(part, names, csv.na, sample, i, sel.w_name)
+            for i, part in enumerate(parts)
         ]
         total: Part = _compute(client, tree_reduce(tasks, Part.merge))
     report = total.report
@@ -248,7 +382,99 @@ def read_dask(
         where_rows="the rows stay on the Dask workers",
         source=source,
     )
+    problem.weights = weights
+    problem.reread = lambda: ClusterRows(
+        files, csv, scheduler, workers, names=names, weights=sel.w_name
+    )
     return Dataset(problem, report, source, total.sample)
+
+
+def partition_groups(pdf, template, csv: CsvOptions, limit: int, label: str, parsed=None):
+    """One partition (text cells) into its groups' statistics (``template``: the empty
+    Grouped whose columns to read; ``parsed``: its formula, parsed)."""
+    import dataclasses
+
+    import pandas as pd
+
+    from .groups import fold_formula_frame, fold_frame
+
+    out = dataclasses.replace(template, stats={}, rows=None, parts=[], source=label)
+    out.report = ReadReport()
+    lines = np.arange(1, len(pdf) + 1, dtype=np.int64)
+    pdf.index = pd.Index(lines, name="line")
+    if parsed is None:
+        fold_frame(out, pdf, lines, label, csv, limit)
+    else:
+        parts: dict = {}
+        fold_formula_frame(out, parts, pdf, lines, parsed, list(pdf.columns), label, csv, limit)
+        out.stats, out.parts = parts, []
+    return out
+
+
+def merge_grouped(a, b, limit: int):
+    """Two partitions' groups as one (b's rows after a's); more than ``limit`` groups is
+    the --max-groups error."""
+    import dataclasses
+
+    from .groups import merge_groups
+
+    out = dataclasses.replace(a, stats=dict(a.stats))
+    out.report = ReadReport().merge(a.report).merge(b.report)
+    merge_groups(out, b.stats)
+    if len(out.stats) > limit:
+        raise DataError(
+            f"more than {limit:,} groups of {', '.join(out.by)}; raise --max-groups, or group "
+            "by fewer or coarser columns"
+        )
+    return out
+
+
+def read_dask_groups(
+    spec: list[str] | str,
+    x: list[str] | None,
+    y: str | None,
+    by: list[str],
+    csv: CsvOptions,
+    intercept: bool,
+    scheduler: str | None,
+    workers: int,
+    formula: str | None = None,
+    exclude: list[str] | None = None,
+    weights: str | None = None,
+    max_groups: int = 1000,
+):
+    """fit --by on a Dask cluster: each partition's groups' statistics, merged by group in a
+    binary tree (linfit.groups fits them as it fits a local pass's)."""
+    import functools
+
+    from dask import delayed
+
+    from .groups import grouped_for, grouped_formula_for
+
+    files = _files(spec)
+    reader = CsvReader(files[0], csv)
+    try:
+        parsed = None
+        if formula is None:
+            template = grouped_for(reader, x, y, by, exclude, weights)
+        else:
+            template, parsed = grouped_formula_for(reader, formula, by, intercept, weights)
+    finally:
+        reader.close()
+    with cluster(scheduler, workers) as client:
+        df = _read_csv(files, csv, dtype=str, keep_default_na=False, na_filter=False)
+        tasks = [
+            delayed(partition_groups)(part, template, csv, max_groups, f"partition {i}", parsed)
+            for i, part in enumerate(df.to_delayed())
+        ]
+        merge = functools.partial(merge_grouped, limit=max_groups)
+        total = _compute(client, tree_reduce(tasks, merge))
+    total.source = files[0] if len(files) == 1 else f"{files[0]} and {len(files) - 1} more (dask)"
+    total.rows = None
+    total.why_no_rows = "the rows stay on the Dask workers"
+    if not total.stats:
+        raise DataError(f"{total.source}: no rows to fit (every row has a missing value)")
+    return total
 
 
 def predict_dask(

@@ -9,6 +9,7 @@ fails (too few rows, collinear) reports its error in its row instead of stopping
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 from dataclasses import dataclass, field
@@ -19,12 +20,20 @@ import numpy as np
 from .accumulate import DesignStats, check_width
 from .dataset import several
 from .errors import DataError, LinfitError, UsageError, quote
+from .group_keys import cells, key_value, sorted_keys, split_rows
+from .grouped_model import GroupedModel, GroupEntry
 from .io import NA_TOKENS, CsvOptions, CsvReader, ReadReport, negative_weight, parse_text_column
 from .layout import MISSING, Column, Grid
 from .model import LinearModel, check_names
 
 #: Default of --max-groups: each group holds a p×p factor.
 MAX_GROUPS = 1000
+
+
+def block_rows(columns: int) -> int:
+    """Rows per block of a grouped read: each block updates every group's factor once, so
+    large blocks (about 4M cells) keep the per-group cost small against the rows'."""
+    return max(1 << 16, min(1 << 20, (1 << 22) // max(1, columns)))
 
 
 @dataclass
@@ -45,6 +54,9 @@ class Grouped:
     rows: dict[tuple[str, ...], list] | None = field(default_factory=dict)
     kept_values: int = 0
     parts: list = field(default_factory=list)  # every group's DesignPart (formula)
+    clean: bool = True  # read as one range: no quote or lone CR made the cuts doubtful
+    #: Why a group's rows are not in memory (the note when its solution is not refined).
+    why_no_rows: str = "the groups' rows were too many to keep in memory"
 
     def keep(self, key: tuple[str, ...], V: np.ndarray, w: np.ndarray | None, part=None) -> None:
         """Keep a group's block of rows while the budget allows; past it, drop them all."""
@@ -68,29 +80,11 @@ class Grouped:
     def ordered(self) -> list[tuple[str, ...]]:
         """The groups in order: each column's values as numbers when all are numbers, else
         as text."""
-        numeric = []
-        for j in range(len(self.by)):
-            try:
-                for k in self.stats:
-                    float(k[j])
-                numeric.append(True)
-            except ValueError:
-                numeric.append(False)
-        return sorted(
-            self.stats,
-            key=lambda k: tuple(float(v) if num else v for v, num in zip(k, numeric)),
-        )
+        return sorted_keys(list(self.stats), len(self.by))
 
     def values(self, key: tuple[str, ...]) -> dict[str, Any]:
         """The group's values (numbers as numbers, for JSON)."""
-        out: dict[str, Any] = {}
-        for name, v in zip(self.by, key):
-            try:
-                f = float(v)
-                out[name] = int(f) if f.is_integer() and "." not in v and "e" not in v else f
-            except ValueError:
-                out[name] = v
-        return out
+        return {name: key_value(v) for name, v in zip(self.by, key)}
 
 
 def read_groups(
@@ -104,30 +98,34 @@ def read_groups(
     max_groups: int = MAX_GROUPS,
 ) -> Grouped:
     """Read the inputs once, each row into its group's statistics."""
+    from . import groups_numeric
+
     out: Grouped | None = None
     for path in paths:
         reader = CsvReader(path, csv_options)
         try:
-            sel = reader.select(x, y, [*(exclude or ()), *by], weights)
-            by_idx = [reader.resolve(c) for c in by]
-            by_names = [reader.columns[i] for i in by_idx]
-            for i, name in zip(by_idx, by_names):
-                if i == sel.y_idx or i in sel.x_idx or i == sel.w_idx:
-                    raise DataError(
-                        f"{reader.name}: column {quote(name)} groups the rows (--by); it cannot "
-                        "also be the target, a feature or the weights"
-                    )
-            check_width(len(sel.x_idx), reader.name)
-            features = list(sel.x_names)
+            mine = grouped_for(reader, x, y, by, exclude, weights)
             if out is None:
-                out = Grouped(by_names, features, sel.y_name, sel.w_name, source=reader.name)
-                check_names(features, sel.y_name, reader.name)
-            elif (out.by, out.features, out.target) != (by_names, features, sel.y_name):
+                out = dataclasses.replace(mine, stats={}, rows={}, parts=[], report=ReadReport())
+            elif (out.by, out.features, out.target) != (mine.by, mine.features, mine.target):
                 raise DataError(
                     f"{reader.name} has other columns than {out.source}; files read together "
                     "must match"
                 )
-            _read_file(reader, sel, by_names, out, max_groups)
+            got = None
+            if groups_numeric.looks_numeric(path, csv_options, mine.by):
+                try:
+                    got = groups_numeric.read_file(reader, mine, max_groups)
+                except DataError:  # text in a group column further on (or bad data): the
+                    got = None  # text pass reads the file, and words any error exactly
+            if got is None:
+                reader.close()
+                reader = CsvReader(path, csv_options)
+                got = mine
+                for _, frame in reader.frames_text(block_rows(len(reader.columns))):
+                    lines = frame.index.to_numpy(dtype=np.int64)
+                    fold_frame(got, frame, lines, reader.name, reader.options, max_groups)
+            absorb(out, got, max_groups)
         finally:
             reader.close()
     assert out is not None
@@ -137,9 +135,47 @@ def read_groups(
     return out
 
 
+def grouped_for(
+    reader: CsvReader,
+    x: list[str] | None,
+    y: str | None,
+    by: list[str],
+    exclude: list[str] | None,
+    weights: str | None,
+) -> Grouped:
+    """An empty Grouped for the reader's header: the columns chosen, the group columns
+    checked to be none of them."""
+    sel = reader.select(x, y, [*(exclude or ()), *by], weights)
+    by_idx = [reader.resolve(c) for c in by]
+    by_names = [reader.columns[i] for i in by_idx]
+    for i, name in zip(by_idx, by_names):
+        if i == sel.y_idx or i in sel.x_idx or i == sel.w_idx:
+            raise DataError(
+                f"{reader.name}: column {quote(name)} groups the rows (--by); it cannot also be "
+                "the target, a feature or the weights"
+            )
+    check_width(len(sel.x_idx), reader.name)
+    features = list(sel.x_names)
+    check_names(features, sel.y_name, reader.name)
+    return Grouped(by_names, features, sel.y_name, sel.w_name, source=reader.name)
+
+
+def grouped_formula_for(reader: CsvReader, formula: str, by, intercept: bool, weights):
+    """An empty Grouped for a formula, and the formula parsed against the reader's header."""
+    from .formula import parse as parse_formula
+
+    parsed = parse_formula(formula, reader.columns)
+    if not intercept:
+        parsed = dataclasses.replace(parsed, intercept=False)
+    by_names = [reader.columns[reader.resolve(c)] for c in by]
+    w_col = None if weights is None else reader.columns[reader.resolve(weights)]
+    target = parsed.target.label()
+    return Grouped(by_names, [], target, w_col, source=reader.name, formula=formula), parsed
+
+
 def _group_keys(frame, by_names, lines, options, source: str):
     """The group columns' cells (stripped) and which rows have a missing group value."""
-    keys = [np.char.strip(frame[c].to_numpy(dtype=object).astype(str)) for c in by_names]
+    keys = cells(frame, by_names)
     missing = np.zeros(len(lines), dtype=bool)
     for k in keys:
         missing |= np.isin(k, list(NA_TOKENS))
@@ -151,16 +187,7 @@ def _group_keys(frame, by_names, lines, options, source: str):
     return keys, missing
 
 
-def _split(keys: list[np.ndarray]):
-    """(key, row indices) of each group in a block."""
-    joined = keys[0] if len(keys) == 1 else np.array(["\x1f".join(t) for t in zip(*keys)])
-    uniq, inverse = np.unique(joined, return_inverse=True)
-    for g, label in enumerate(uniq):
-        key = tuple(str(label).split("\x1f")) if len(keys) > 1 else (str(label),)
-        yield key, np.flatnonzero(inverse == g)
-
-
-def _too_many(source: str, by: list[str], limit: int, line: int) -> DataError:
+def too_many(source: str, by: list[str], limit: int, line: int) -> DataError:
     return DataError(
         f"{source}: more than {limit:,} groups of {', '.join(by)} (line {line} starts "
         "another); raise --max-groups, or group by fewer or coarser columns"
@@ -178,79 +205,23 @@ def read_groups_formula(
 ) -> Grouped:
     """Read the inputs once through the formula, each group with its own design (levels
     seen in that group only, as R's lm on the group's rows)."""
-    import dataclasses
-
-    from .design import Design
-    from .design_read import DesignPart, weigh_rows
-    from .formula import parse as parse_formula
-    from .io import numeric_cells
-
     out: Grouped | None = None
     for path in paths:
         reader = CsvReader(path, csv_options)
-        parts: dict[tuple[str, ...], DesignPart] = {}
+        parts: dict[tuple[str, ...], Any] = {}
         try:
-            parsed = parse_formula(formula, reader.columns)
-            if not intercept:
-                parsed = dataclasses.replace(parsed, intercept=False)
-            by_names = [reader.columns[reader.resolve(c)] for c in by]
-            w_col = None if weights is None else reader.columns[reader.resolve(weights)]
-            if out is None:
-                target = parsed.target.label()
-                out = Grouped(by_names, [], target, w_col, source=reader.name, formula=formula)
+            mine, parsed = grouped_formula_for(reader, formula, by, intercept, weights)
+            out = out or mine
             options = reader.options
-
-            def parse(cells, name, lines, source=reader.name, options=options):
-                return parse_text_column(cells, name, source, lines, options, None)
-
-            def is_number(cells, options=options):
-                return numeric_cells(cells, options)
-
-            for _, frame in reader.frames_text():
+            for _, frame in reader.frames_text(block_rows(len(reader.columns))):
                 lines = frame.index.to_numpy(dtype=np.int64)
-                out.report.rows_read += len(lines)
-                keys, missing = _group_keys(frame, by_names, lines, options, reader.name)
-                if missing.any():
-                    out.report.drop(lines, missing)
-                    keys = [k[~missing] for k in keys]
-                    frame, lines = frame[~missing], lines[~missing]
-                for key, idx in _split(keys):
-                    part = parts.get(key)
-                    if part is None:
-                        known = set(out.stats) | set(parts)
-                        if key not in known and len(known) >= max_groups:
-                            raise _too_many(reader.name, by_names, max_groups, int(lines[idx[0]]))
-                        design = Design(parsed, reader.columns, reader.name, options.na)
-                        kept = None if out.rows is None else []
-                        part = DesignPart(design, DesignStats(0), ReadReport(), reader.name, kept)
-                        part.weights = w_col
-                        part.kept_w = [] if kept is not None and w_col is not None else None
-                        part.why_no_rows = "the groups' rows were too many to keep in memory"
-                        out.parts.append(part)
-                        parts[key] = part
-                    design, stats = part.design, part.stats
-                    sub = frame.iloc[idx]
-                    g_lines = lines[idx]
-                    cells = {
-                        c: np.char.strip(sub[c].to_numpy(dtype=object).astype(str))
-                        for c in design.columns
-                    }
-                    V, keep = design.transform(cells, g_lines, parse, is_number)
-                    w = None
-                    if w_col is not None:
-                        w_cells = np.char.strip(sub[w_col].to_numpy(dtype=object).astype(str))
-                        w = parse(w_cells, w_col, g_lines)
-                        V, keep, w = weigh_rows(V, keep, w, w_col, g_lines, reader.name, options.na)
-                    if (~keep).any():
-                        out.report.drop(g_lines, ~keep)
-                    stats.add_columns(len(design.full) - stats.p)
-                    if V.shape[1]:
-                        stats.update_columns(V, w=w)
-                        out.keep(key, V, w, part)
+                fold_formula_frame(
+                    out, parts, frame, lines, parsed, reader.columns, reader.name, options,
+                    max_groups,
+                )  # fmt: skip
         finally:
             reader.close()
-        for key, part in parts.items():
-            out.stats[key] = part if key not in out.stats else out.stats[key].merge(part)
+        merge_groups(out, parts)
     assert out is not None
     out.source = several(out.source, len(paths))
     if not out.stats:
@@ -258,52 +229,128 @@ def read_groups_formula(
     return out
 
 
-def _read_file(reader: CsvReader, sel, by_names: list[str], out: Grouped, limit: int) -> None:
-    options = reader.options
-    names = [*sel.x_names, sel.y_name] + ([sel.w_name] if sel.w_name else [])
-    p = len(sel.x_names)
-    for _, frame in reader.frames_text():
-        lines = frame.index.to_numpy(dtype=np.int64)
-        V = np.empty((len(names), len(lines)))
-        for j, name in enumerate(names):
-            V[j] = parse_text_column(frame[name], name, reader.name, lines, options, None)
-        keys = [np.char.strip(frame[c].to_numpy(dtype=object).astype(str)) for c in by_names]
-        missing = np.isnan(V).any(axis=0)
-        for k in keys:
-            missing |= np.isin(k, list(NA_TOKENS))
-        out.report.rows_read += len(lines)
-        if missing.any():
-            bad = int(np.flatnonzero(missing)[0])
-            if options.na == "raise":
-                raise DataError(
-                    f"{reader.name}: missing value at line {int(lines[bad])}; fix the file or "
-                    "pass --na drop to skip such rows"
-                )
-            out.report.drop(lines, missing)
-            V, lines = V[:, ~missing], lines[~missing]
-            keys = [k[~missing] for k in keys]
-        if V.shape[1] == 0:
-            continue
-        w = V[p + 1] if sel.w_name else None
-        if w is not None and (w < 0).any():
-            r = int(np.flatnonzero(w < 0)[0])
-            raise DataError(negative_weight(reader.name, sel.w_name, int(lines[r]), float(w[r])))
-        joined = keys[0] if len(keys) == 1 else np.array(["\x1f".join(t) for t in zip(*keys)])
-        uniq, inverse = np.unique(joined, return_inverse=True)
-        for g, label in enumerate(uniq):
-            key = tuple(str(label).split("\x1f")) if len(keys) > 1 else (str(label),)
-            st = out.stats.get(key)
-            if st is None:
-                if len(out.stats) >= limit:
-                    raise DataError(
-                        f"{reader.name}: more than {limit:,} groups of {', '.join(out.by)} "
-                        f"(line {int(lines[np.flatnonzero(inverse == g)[0]])} starts another); "
-                        "raise --max-groups, or group by fewer or coarser columns"
-                    )
-                st = out.stats[key] = DesignStats(p)
-            idx = np.flatnonzero(inverse == g)
-            st.update_columns(V[: p + 1, idx], w=None if w is None else w[idx])
-            out.keep(key, V[: p + 1, idx], None if w is None else w[idx])
+def absorb(out: Grouped, got: Grouped, limit: int) -> None:
+    """Add one file's groups (``got``, read after ``out``'s files) to ``out``."""
+    from .fitting import KEEP_ROWS
+
+    merge_groups(out, got.stats)
+    out.report.merge(got.report)
+    if len(out.stats) > limit:
+        raise DataError(
+            f"{got.source}: more than {limit:,} groups of {', '.join(out.by)} in the files "
+            "together; raise --max-groups, or group by fewer or coarser columns"
+        )
+    if out.rows is None or got.rows is None:
+        if got.rows is None:
+            out.why_no_rows = got.why_no_rows
+        out.rows = None
+        return
+    for key, blocks in got.rows.items():
+        out.rows.setdefault(key, []).extend(blocks)
+    out.kept_values += got.kept_values
+    if out.kept_values > KEEP_ROWS:
+        out.rows = None
+
+
+def merge_groups(out: Grouped, stats: dict[tuple[str, ...], Any]) -> None:
+    """Add groups' statistics (DesignStats, or DesignParts) read after ``out``'s."""
+    for key, st in stats.items():
+        out.stats[key] = st if key not in out.stats else out.stats[key].merge(st)
+
+
+def fold_formula_frame(
+    out: Grouped, parts: dict, frame, lines, parsed, header, source: str, options, limit: int
+) -> None:
+    """One text block through the formula, each row into its group's DesignPart (in
+    ``parts``: this input's groups; ``out.stats``: earlier inputs')."""
+    from .design import Design
+    from .design_read import DesignPart, weigh_rows
+    from .io import numeric_cells
+
+    def parse(cells, name, at):
+        return parse_text_column(cells, name, source, at, options, None)
+
+    def is_number(cells):
+        return numeric_cells(cells, options)
+
+    w_col = out.weights
+    out.report.rows_read += len(lines)
+    keys, missing = _group_keys(frame, out.by, lines, options, source)
+    if missing.any():
+        out.report.drop(lines, missing)
+        keys = [k[~missing] for k in keys]
+        frame, lines = frame[~missing], lines[~missing]
+    for key, idx in split_rows(keys, options):
+        part = parts.get(key)
+        if part is None:
+            known = set(out.stats) | set(parts)
+            if key not in known and len(known) >= limit:
+                raise too_many(source, out.by, limit, int(lines[idx[0]]))
+            design = Design(parsed, header, source, options.na)
+            kept = None if out.rows is None else []
+            part = DesignPart(design, DesignStats(0), ReadReport(), source, kept)
+            part.weights = w_col
+            part.kept_w = [] if kept is not None and w_col is not None else None
+            part.why_no_rows = "the groups' rows were too many to keep in memory"
+            out.parts.append(part)
+            parts[key] = part
+        design, stats = part.design, part.stats
+        sub = frame.iloc[idx]
+        g_lines = lines[idx]
+        cells = {
+            c: np.char.strip(sub[c].to_numpy(dtype=object).astype(str)) for c in design.columns
+        }
+        V, keep = design.transform(cells, g_lines, parse, is_number)
+        w = None
+        if w_col is not None:
+            w_cells = np.char.strip(sub[w_col].to_numpy(dtype=object).astype(str))
+            w = parse(w_cells, w_col, g_lines)
+            V, keep, w = weigh_rows(V, keep, w, w_col, g_lines, source, options.na)
+        if (~keep).any():
+            out.report.drop(g_lines, ~keep)
+        stats.add_columns(len(design.full) - stats.p)
+        if V.shape[1]:
+            stats.update_columns(V, w=w)
+            out.keep(key, V, w, part)
+
+
+def fold_frame(out: Grouped, frame, lines, source: str, options, limit: int) -> None:
+    """One text block (``out``'s features, target, weights and group columns), each row
+    into its group's statistics; √w folded into each row of a weighted fit."""
+    names = [*out.features, out.target] + ([out.weights] if out.weights else [])
+    p = len(out.features)
+    V = np.empty((len(names), len(lines)))
+    for j, name in enumerate(names):
+        V[j] = parse_text_column(frame[name], name, source, lines, options, None)
+    keys = cells(frame, out.by)
+    missing = np.isnan(V).any(axis=0)
+    for k in keys:
+        missing |= np.isin(k, list(NA_TOKENS))
+    out.report.rows_read += len(lines)
+    if missing.any():
+        bad = int(np.flatnonzero(missing)[0])
+        if options.na == "raise":
+            raise DataError(
+                f"{source}: missing value at line {int(lines[bad])}; fix the file or "
+                "pass --na drop to skip such rows"
+            )
+        out.report.drop(lines, missing)
+        V, lines = V[:, ~missing], lines[~missing]
+        keys = [k[~missing] for k in keys]
+    if V.shape[1] == 0:
+        return
+    w = V[p + 1] if out.weights else None
+    if w is not None and (w < 0).any():
+        r = int(np.flatnonzero(w < 0)[0])
+        raise DataError(negative_weight(source, out.weights, int(lines[r]), float(w[r])))
+    for key, idx in split_rows(keys, options):
+        st = out.stats.get(key)
+        if st is None:
+            if len(out.stats) >= limit:
+                raise too_many(source, out.by, limit, int(lines[idx[0]]))
+            st = out.stats[key] = DesignStats(p)
+        st.update_columns(V[: p + 1, idx], w=None if w is None else w[idx])
+        out.keep(key, V[: p + 1, idx], None if w is None else w[idx])
 
 
 @dataclass
@@ -349,7 +396,7 @@ def fit_groups(
                 if grouped.weights is not None:
                     problem.w = np.concatenate([w for _, w in kept])
             if problem.X is None:
-                problem.where_rows = "the groups' rows were too many to keep in memory"
+                problem.where_rows = grouped.why_no_rows
             outcome = fit_problem(problem, method, options, stats=stats, level=level, design=design)
             gf.model, gf.notes = outcome.model, outcome.notes
             gf.model.data = {"source": grouped.source, "group": values}
@@ -428,23 +475,15 @@ def groups_csv(grouped: Grouped, fits: list[GroupFit], intercept: bool) -> str:
     return buf.getvalue()
 
 
-def groups_doc(grouped: Grouped, fits: list[GroupFit]) -> dict[str, Any]:
-    """The JSON: each group a full model document with its ``group`` values (or its error)."""
-    groups = []
-    for gf in fits:
-        if gf.model is None:
-            groups.append({"group": gf.values, "n_samples": gf.n, "error": gf.error})
-        else:
-            doc = gf.model.to_doc()
-            doc["group"] = gf.values
-            groups.append(doc)
-    return {"by": list(grouped.by), "source": grouped.source, "groups": groups}
+def grouped_model(grouped: Grouped, fits: list[GroupFit]) -> GroupedModel:
+    """Every group's model (or error) as one grouped model: ``--save`` writes it and
+    ``--format json`` prints it."""
+    entries = [GroupEntry(gf.key, gf.values, gf.n, gf.model, gf.error) for gf in fits]
+    return GroupedModel(list(grouped.by), grouped.target, entries, grouped.source)
 
 
-def check_by_options(by: list[str], save, plot, cov: str, method_needs_rows: bool) -> None:
+def check_by_options(by: list[str], plot, cov: str, method_needs_rows: bool) -> None:
     """What --by cannot go with (yet): clear usage errors."""
-    if save:
-        raise UsageError("--by fits one model per group; --save writes one model: drop one of them")
     if plot:
         raise UsageError("--by cannot draw plots yet; drop --plot/--plot-file")
     if cov != "nonrobust":  # needs each group's rows a second time

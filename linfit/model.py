@@ -510,3 +510,8 @@ def _finite_or_null(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
         return _finite_or_null(obj.tolist())
     return obj
+
+
+#: Public names of the field checks, for other documents' loaders (linfit.grouped_model).
+FieldChecker = _Checker
+describe = _what

@@ -58,9 +58,13 @@ def meat(
     source: str,
 ) -> np.ndarray:
     """C = Σ ωᵢ zᵢzᵢᵀ over the rows (see the module's note); ``R`` the k×k factor of the
-    scaled design [1, (X − s)·D] (or X·D without an intercept), ``predict`` the model."""
+    scaled design [1, (X − s)·D] (or X·D without an intercept), ``predict`` the model.
+    ``rows`` with a ``meat`` method (linfit.dask_engine's) computes C where the rows are."""
     from scipy.linalg import solve_triangular
 
+    remote = getattr(rows, "meat", None)
+    if remote is not None:  # rows that stay where they are (a Dask cluster): summed there
+        return remote(R, shift, scale, intercept, predict, cov_type, nobs, source)
     k = R.shape[0]
     C = np.zeros((k, k))
     df = nobs - k
@@ -119,6 +123,24 @@ def reread_rows(
             reader.close()
 
 
+def design_block(frame, design, wname: str | None, parse) -> tuple:
+    """One text block through the fitted formula: the rows the fit used (X, y, w)."""
+
+    def cells(columns):
+        return {c: np.char.strip(frame[c].to_numpy(dtype=object).astype(str)) for c in columns}
+
+    lines = frame.index.to_numpy(dtype=np.int64)
+    X, missing, unseen = design.matrix(cells(design.term_columns()), lines, parse)
+    yv = design.target_values(cells(design.formula.target.columns()), lines, parse)
+    ok = ~missing & ~unseen & np.isfinite(yv)
+    w = None
+    if wname is not None:
+        w = parse(cells([wname])[wname], wname, lines)
+        ok &= ~np.isnan(w)
+        w = w[ok]
+    return X[ok], np.asarray(yv)[ok], w
+
+
 def reread_design_rows(paths: list[str], design, csv, weights: str | None) -> Rows:
     """The rows of the first pass again, read from the files through the fitted formula."""
     from .io import CsvReader, parse_text_column
@@ -132,26 +154,10 @@ def reread_design_rows(paths: list[str], design, csv, weights: str | None) -> Ro
         def parse(cells, name, lines, source=reader.name, options=options):
             return parse_text_column(cells, name, source, lines, options, None)
 
-        def cells(frame, columns):
-            return {c: np.char.strip(frame[c].to_numpy(dtype=object).astype(str)) for c in columns}
-
         try:
             wname = None if weights is None else reader.columns[reader.resolve(weights)]
             for _, frame in reader.frames_text():
-                lines = frame.index.to_numpy(dtype=np.int64)
-                X, missing, unseen = design.matrix(
-                    cells(frame, design.term_columns()), lines, parse
-                )
-                yv = design.target_values(
-                    cells(frame, design.formula.target.columns()), lines, parse
-                )
-                ok = ~missing & ~unseen & np.isfinite(yv)
-                w = None
-                if wname is not None:
-                    w = parse(cells(frame, [wname])[wname], wname, lines)
-                    ok &= ~np.isnan(w)
-                    w = w[ok]
-                yield X[ok], np.asarray(yv)[ok], w
+                yield design_block(frame, design, wname, parse)
         finally:
             reader.close()
 

@@ -38,10 +38,14 @@ def scheduler(tmp_path_factory):
     addr = f"tcp://127.0.0.1:{port}"
     log = tmp_path_factory.mktemp("dask") / "log.txt"
     out = open(log, "w")  # noqa: SIM115
+    # `dask worker` imports linfit from PYTHONPATH, not from the tests' folder: this checkout's
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, PYTHONPATH=path)
     sched = subprocess.Popen(
         [DASK, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
         stdout=out,
         stderr=out,
+        env=env,
     )
     workers = []
     try:
@@ -68,6 +72,7 @@ def scheduler(tmp_path_factory):
                     ],
                     stdout=out,
                     stderr=out,
+                    env=env,
                 )
             )
         from distributed import Client

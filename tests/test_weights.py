@@ -261,13 +261,11 @@ def test_sgd_minimises_the_weighted_loss():
     assert abs(got.w[0] - ref.w[0]) < 0.1 * abs(unweighted.w[0] - ref.w[0])
 
 
-def test_cli_table_says_weighted_and_dask_refuses():
+def test_cli_table_says_weighted():
     r = run_cli("fit", MTCARS, "-x", "wt", "-y", "mpg", "--weights", "hp")
     assert r.returncode == 0 and "(weighted by hp)" in r.stdout
     r = run_cli("compare", MTCARS, "-x", "wt", "-y", "mpg", "--weights", "hp", "--json")
     assert r.returncode == 0, r.stderr
-    r = run_cli("fit", MTCARS, "-x", "wt", "-y", "mpg", "--weights", "hp", "--engine", "dask")
-    assert r.returncode == 2 and "--weights" in r.stderr
 
 
 def test_all_zero_weights_and_too_few_weighted_rows(tmp_path):
