@@ -335,12 +335,10 @@ def fit_problem(
         if cov != "nonrobust":
             from . import robust
 
-            if problem.X is not None:
-                rows = robust.kept_rows(problem.X, problem.y, problem.w)
-            elif problem.reread is not None:
-                rows = problem.reread()
-            else:
+            again = problem.open_rows()
+            if again is None:
                 raise DataError(f"{problem.source}: --cov {cov} needs the rows a second time")
+            rows = again()
             R, shift = design_factor(st, problem.intercept)
             scale = st.scale[: len(problem.features)]
             meat = robust.meat(
