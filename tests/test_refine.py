@@ -113,7 +113,7 @@ def test_rows_that_cannot_be_read_again_note_says_so(tmp_path, monkeypatch):
     assert solver["refined"] is False and solver["refine_passes"] == 0
     assert solver["error_bound"] >= lstsq.REFINE_BELOW
     (note,) = out.notes
-    assert "could not be certified" in note and "cannot be read again" in note
+    assert "could not be certified" in note and "not kept in memory" in note
     assert "did not fit in memory" not in note
 
 

@@ -26,7 +26,8 @@ class Problem:
     intercept: bool = True
     X: np.ndarray | None = None  # (n, p) rows, when kept in memory
     y: np.ndarray | None = None
-    where_rows: str = "the rows were not kept in memory"  # why X is None, for notices
+    #: why the rows can be neither refined from memory nor read again (for notices)
+    where_rows: str = "the rows were not kept in memory and cannot be read again"
     source: str = "the data"  # the input's name, for messages
     weights: str | None = None  # the weights column's name (a weighted fit)
     w: np.ndarray | None = None  # the kept rows' weights, when weighted and kept

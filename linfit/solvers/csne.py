@@ -158,20 +158,34 @@ def refine(
     theta: np.ndarray,
     open_rows: Callable[[], Rows],
     cond: float = 1.0,
+    judge: Callable[[np.ndarray, np.ndarray, np.ndarray], float] | None = None,
 ) -> Refined:
-    """Iterate the corrected semi-normal equations from θ until the correction stops
-    shrinking or is below θ's last digit. ``open_rows()`` gives the rows afresh for each
-    pass; ``R`` is the k×k factor of the solve frame's design (RᵀR ≈ AᵀWA)."""
+    """Iterate the corrected semi-normal equations from θ until the error left is below the
+    last digit of every coefficient, or the correction stops shrinking. ``open_rows()``
+    gives the rows afresh for each pass; ``R`` is the k×k factor of the solve frame's design
+    (RᵀR ≈ AᵀWA); ``judge(hi, lo, δθ)`` turns absolute errors δθ of θ = hi + lo into the
+    worst relative error of the user's coefficients (default: relative to max|θ|).
+
+    The error left after a pass is ρ/(1 − ρ) times its correction, normwise in the
+    column-equilibrated frame, with ρ the contraction: measured from the last two corrections,
+    and not below the a-priori RHO_FACTOR·k·u·κ.
+    """
     k = len(theta)
+    norms = np.linalg.norm(R, axis=0)
+    norms = np.where(norms > 0, norms, 1.0)
+    if judge is None:
+
+        def judge(hi: np.ndarray, lo: np.ndarray, dtheta: np.ndarray) -> float:
+            return float(np.max(dtheta) / max(float(np.max(np.abs(hi))), np.finfo(float).tiny))
+
     hi = np.array(theta, dtype=np.float64)
     lo = np.zeros(k)
     rho0 = min(0.5, RHO_FACTOR * k * UNIT * cond)
     last = math.inf
     bound = math.inf
     rss = math.nan
-    passes = 0
+    passes = applied = 0
     converged = False
-    applied = 0
     while passes < MAX_PASSES:
         total = pass_over(frame, open_rows(), hi, lo)
         passes += 1
@@ -181,7 +195,8 @@ def refine(
             dx = solve_upper(R, solve_lower_t(R, g))
         if not np.all(np.isfinite(dx)):
             break
-        size = float(np.max(np.abs(dx)) / max(float(np.max(np.abs(hi))), np.finfo(float).tiny))
+        step_eq = float(np.max(np.abs(dx * norms)))
+        size = step_eq / max(float(np.max(np.abs(hi * norms))), np.finfo(float).tiny)
         if size > 0.5 * last:  # no longer converging: keep what we have
             break
         # the residual at θ + δθ: ‖r − Aδθ‖² = ‖r‖² − 2δθᵀg + ‖Aδθ‖² = ‖r‖² − ‖Rδθ‖²
@@ -189,15 +204,13 @@ def refine(
         step = float(np.linalg.norm(R @ dx))
         rss = math.sqrt(max(0.0, total.rss - step * step))
         hi, err = dd.two_sum(hi, dx)
-        applied += 1
         lo = lo + err
         hi, lo = dd.two_sum(hi, lo)
-        rho = max(rho0, size / last if math.isfinite(last) and last > 0 else 0.0)
-        rho = min(rho, 0.5)
-        left = size * rho / (1 - rho)
+        applied += 1
+        rho = min(0.5, max(rho0, size / last if math.isfinite(last) and last > 0 else 0.0))
         last = size
-        bound = max(UNIT, left)
-        if left <= UNIT or size <= UNIT:
+        bound = max(UNIT, judge(hi, lo, rho / (1 - rho) * step_eq / norms))
+        if bound <= UNIT or step_eq == 0:
             converged = True
             break
     return Refined(hi, lo, rss, passes, bound, converged, applied)

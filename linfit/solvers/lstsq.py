@@ -194,18 +194,28 @@ def error_bound(problem: Problem, Rfull: np.ndarray, theta: np.ndarray, cond: fl
     eta = resid / size
     rel = UNIT * (cond + cond * cond * eta)
     dtheta = rel * size / norms  # absolute bound of each θ component, in the solve frame
+    return coefficient_error(problem, theta, dtheta)
+
+
+def coefficient_error(
+    problem: Problem, theta: np.ndarray, dtheta: np.ndarray, low: np.ndarray | None = None
+) -> float:
+    """The worst relative error of the user's coefficients (w and b) when θ (+ ``low``) is
+    off by at most ``dtheta`` (absolute, per component, in the solve frame); b = c − w·s
+    adds Σ|s|·δw. A coefficient that is exactly zero has an infinite relative error unless
+    its absolute error is zero."""
     st = problem.stats
     p = len(problem.features)
     e = st.scale[-1]
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         if problem.intercept:
-            w, b, _ = _from_frame(problem, theta)
+            w, b, _ = _from_frame(problem, theta, low)
             dw = dtheta[1:] * st.scale[:p] / e
             db = dtheta[0] / e + float(np.sum(np.abs(st.shift[:p]) * dw))
             absolute = np.concatenate([dw, [db]])
             values = np.abs(np.concatenate([w, [b]]))
         else:
-            w, _, _ = _from_frame(problem, theta)
+            w, _, _ = _from_frame(problem, theta, low)
             absolute = dtheta * st.scale[:p] / e
             values = np.abs(w)
         ratios = np.where(absolute == 0, 0.0, absolute / values)
@@ -238,7 +248,7 @@ def _unrefined_note(problem: Problem, bound: float, cond: float, options: Solver
     elif cond >= REFINE_COND_MAX:
         why = f"the design is too ill-conditioned to refine (cond {cond:.2g} ≥ 1e15)"
     else:
-        why = f"{problem.where_rows}, and the input cannot be read again"
+        why = problem.where_rows
     return (
         f"the solution could not be certified to 1e-15 (estimated error bound {bound:.1g}, "
         f"cond {cond:.2g}) and was not refined: {why}"
@@ -282,7 +292,14 @@ def solve(problem: Problem, options: SolverOptions, hooks: Hooks) -> FitResult:
     cheap = problem.X is not None and problem.X.size + problem.y.size <= REFINE_CHEAP
     wanted = bound >= REFINE_BELOW or cheap
     if wanted and options.refine and info.cond < REFINE_COND_MAX and rows is not None:
-        out = csne.refine(_frame(problem), Rp, theta, rows, info.cond)
+
+        def judge(hi: np.ndarray, lo: np.ndarray, dtheta: np.ndarray) -> float:
+            try:
+                return coefficient_error(problem, hi, dtheta, lo)
+            except DataError:  # beyond float64's range: not certified
+                return math.inf
+
+        out = csne.refine(_frame(problem), Rp, theta, rows, info.cond, judge)
         passes = out.passes
         e = problem.stats.scale[-1]
         if out.applied and np.all(np.isfinite(out.hi)) and math.isfinite(out.rss_frame):
