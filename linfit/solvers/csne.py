@@ -129,12 +129,18 @@ def block_pass(
     return Pass(g_hi, g_lo, rss, len(y))
 
 
+#: Rows per piece of a block in a pass (its temporaries are a few pieces × k columns).
+PIECE = 1 << 15
+
+
 def pass_over(frame: Frame, rows: Rows, hi: np.ndarray, lo: np.ndarray) -> Pass:
-    """g and Σ w·r² over every block of ``rows``."""
+    """g and Σ w·r² over every block of ``rows`` (in pieces of PIECE rows)."""
     total = Pass(np.zeros(len(hi)), np.zeros(len(hi)), 0.0)
     for X, y, w in rows:
-        if len(y):
-            total = total.merge(block_pass(frame, X, y, w, hi, lo))
+        for a in range(0, len(y), PIECE):
+            b = a + PIECE
+            part = block_pass(frame, X[a:b], y[a:b], None if w is None else w[a:b], hi, lo)
+            total = total.merge(part)
     return total
 
 
