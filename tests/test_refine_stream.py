@@ -243,3 +243,15 @@ def test_refine_stops_when_the_correction_stops_shrinking():
     out = csne.refine(frame, R, theta, rows, cond=1e3)
     assert not out.converged and 2 <= out.passes < csne.MAX_PASSES and out.applied >= 1
     assert out.bound > lstsq.REFINE_BELOW
+
+
+def test_an_input_that_changes_between_passes_is_an_error(poly, monkeypatch):
+    from linfit.errors import DataError
+
+    whole, _, _ = poly
+    monkeypatch.setenv("LINFIT_KEEP_VALUES", "0")
+    data = fitting.read_dataset(str(whole), y="y", exclude=["wt"])
+    with open(whole, "a") as fh:  # a writer appends rows after the first pass
+        fh.write("3,9,27,81,1,1\n")
+    with pytest.raises(DataError, match="changed while it was being fitted"):
+        fitting.fit_problem(data.problem)

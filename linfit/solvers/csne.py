@@ -156,6 +156,7 @@ class Refined:
     bound: float
     converged: bool
     applied: int = 0  # corrections applied (a pass whose correction did not shrink adds none)
+    rows_seen: int | None = None  # rows a pass read, when not the expected number (changed)
 
 
 def refine(
@@ -165,12 +166,15 @@ def refine(
     open_rows: Callable[[], Rows],
     cond: float = 1.0,
     judge: Callable[[np.ndarray, np.ndarray, np.ndarray], float] | None = None,
+    rows: int | None = None,
 ) -> Refined:
     """Iterate the corrected semi-normal equations from θ until the error left is below the
     last digit of every coefficient, or the correction stops shrinking. ``open_rows()``
     gives the rows afresh for each pass; ``R`` is the k×k factor of the solve frame's design
     (RᵀR ≈ AᵀWA); ``judge(hi, lo, δθ)`` turns absolute errors δθ of θ = hi + lo into the
-    worst relative error of the user's coefficients (default: relative to max|θ|).
+    worst relative error of the user's coefficients (default: relative to max|θ|); ``rows``:
+    the number of rows each pass must read (one that reads another number stops the
+    iteration, θ unchanged by it, and reports it in ``rows_seen``: the input has changed).
 
     The error left after a pass is ρ/(1 − ρ) times its correction, normwise in the
     column-equilibrated frame, with ρ the contraction: measured from the last two corrections,
@@ -195,6 +199,8 @@ def refine(
     while passes < MAX_PASSES:
         total = pass_over(frame, open_rows(), hi, lo)
         passes += 1
+        if rows is not None and total.rows != rows:
+            return Refined(hi, lo, rss, passes, bound, False, applied, total.rows)
         rss = math.sqrt(total.rss)
         g = total.g_hi + total.g_lo
         with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):

@@ -299,7 +299,13 @@ def solve(problem: Problem, options: SolverOptions, hooks: Hooks) -> FitResult:
             except DataError:  # beyond float64's range: not certified
                 return math.inf
 
-        out = csne.refine(_frame(problem), Rp, theta, rows, info.cond, judge)
+        out = csne.refine(_frame(problem), Rp, theta, rows, info.cond, judge, problem.n)
+        if out.rows_seen is not None:
+            raise DataError(
+                f"{problem.source} changed while it was being fitted: the refinement read "
+                f"{out.rows_seen:,} rows where the first pass read {problem.n:,}; fit it again "
+                "once it is no longer being written"
+            )
         passes = out.passes
         e = problem.stats.scale[-1]
         if out.applied and np.all(np.isfinite(out.hi)) and math.isfinite(out.rss_frame):
