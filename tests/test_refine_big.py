@@ -102,3 +102,21 @@ def test_filip_shaped_polynomial_of_millions_of_rows(tmp_path):
     assert min(lre(e, float(c)) for e, c in zip(est, exact)) >= 12, doc["solver"]
     assert doc["solver"]["refined"] is True and doc["solver"]["refine_passes"] >= 2
     assert peak <= PEAK_MB, peak
+
+
+def test_well_conditioned_million_rows_pay_nothing(tmp_path):
+    """1e6 rows × 4 features, U(0, 1): certified from the streamed factor, no pass, no note,
+    ≤ 300 MB peak (the file is written as bench/gen.py writes it)."""
+    rng = np.random.default_rng(0)
+    path = tmp_path / "good.csv"
+    with open(path, "w") as fh:
+        fh.write("x0,x1,x2,x3,y\n")
+        for _ in range(4):
+            X = rng.random((250_000, 4))
+            y = 1.5 + X @ np.linspace(0.5, 2.0, 4) + rng.normal(0, 0.1, len(X))
+            np.savetxt(fh, np.column_stack([X, y]), fmt="%.17g", delimiter=",")
+    doc, err, peak = cli_fit(path)
+    assert "note:" not in err, err
+    assert doc["solver"]["refined"] is False and doc["solver"]["refine_passes"] == 0
+    assert doc["solver"]["error_bound"] < 1e-15
+    assert peak <= PEAK_MB, peak

@@ -1,7 +1,8 @@
 """Refinement of a least-squares solution in passes over the rows, in bounded memory.
 
-The corrected semi-normal equations (Björck, *Numerical Methods for Least Squares Problems*,
-§2.5.3 and §6.6.5), iterated: each pass reads the rows block by block (from memory, or from
+The corrected semi-normal equations (Å. Björck, "Stability analysis of the method of
+seminormal equations for linear least squares problems", 1987; and his *Numerical Methods for
+Least Squares Problems*, 1996), iterated: each pass reads the rows block by block (from memory, or from
 the input again), forms the residual r = y − Aθ of the original data in double-double,
 accumulates g = Aᵀr in double-double, and solves RᵀR·δθ = g with the triangular factor R
 the streamed read already computed; θ += δθ. Only R and the k-vector g are held, so memory is
