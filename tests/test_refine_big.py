@@ -40,9 +40,10 @@ def replicate(source: Path, target: Path, rows: int = ROWS) -> int:
     return reps * len(lines)
 
 
-def cli_fit(path: Path, *args: str) -> tuple[dict, str, float]:
-    """The JSON document, stderr and peak RSS (MB) of ``linfit fit PATH ARGS --json``."""
-    out, err = path.with_suffix(".json"), path.with_suffix(".err")
+def cli_fit(path: Path, out_dir: Path, *args: str) -> tuple[dict, str, float]:
+    """The JSON document, stderr and peak RSS (MB) of ``linfit fit PATH ARGS --json`` (its
+    output kept in ``out_dir``)."""
+    out, err = out_dir / f"{path.stem}.json", out_dir / f"{path.stem}.err"
     with open(out, "w") as fo, open(err, "w") as fe:
         proc = subprocess.Popen(
             [sys.executable, "-m", "linfit", "fit", str(path), *args, "--json"],
@@ -69,10 +70,10 @@ def test_nist_replicated_to_millions_of_rows(name, tmp_path):
     args = ["--y", d["target"], "--x", ",".join(d["features"])]
     if not d["intercept"]:
         args.append("--no-intercept")
-    original, _, _ = cli_fit(NIST / d["file"], *args)
+    original, _, _ = cli_fit(NIST / d["file"], tmp_path, *args)
     big = tmp_path / d["file"]
     assert replicate(NIST / d["file"], big) >= ROWS
-    doc, err, peak = cli_fit(big, *args)
+    doc, err, peak = cli_fit(big, tmp_path, *args)
     big.unlink()
     assert "note:" not in err, err
     assert doc["n_samples"] >= ROWS
@@ -95,7 +96,7 @@ def test_filip_shaped_polynomial_of_millions_of_rows(tmp_path):
     exact = exact_lstsq(np.column_stack([np.ones(82), kept.problem.X]), kept.problem.y)
     big = tmp_path / "filip_big.csv"
     assert replicate(small, big) >= ROWS
-    doc, err, peak = cli_fit(big, "-F", formula)
+    doc, err, peak = cli_fit(big, tmp_path, "-F", formula)
     assert "note:" not in err, err
     names = ["x"] + [f"I(x^{k})" for k in range(2, 11)]
     est = [doc["b"], *(doc["w"][n] for n in names)]
@@ -115,7 +116,7 @@ def test_well_conditioned_million_rows_pay_nothing(tmp_path):
             X = rng.random((250_000, 4))
             y = 1.5 + X @ np.linspace(0.5, 2.0, 4) + rng.normal(0, 0.1, len(X))
             np.savetxt(fh, np.column_stack([X, y]), fmt="%.17g", delimiter=",")
-    doc, err, peak = cli_fit(path)
+    doc, err, peak = cli_fit(path, tmp_path)
     assert "note:" not in err, err
     assert doc["solver"]["refined"] is False and doc["solver"]["refine_passes"] == 0
     assert doc["solver"]["error_bound"] < 1e-15

@@ -1,14 +1,14 @@
 """Refinement of a least-squares solution in passes over the rows, in bounded memory.
 
 The corrected semi-normal equations (Å. Björck, "Stability analysis of the method of
-seminormal equations for linear least squares problems", 1987; and his *Numerical Methods for
-Least Squares Problems*, 1996), iterated: each pass reads the rows block by block (from memory, or from
-the input again), forms the residual r = y − Aθ of the original data in double-double,
-accumulates g = Aᵀr in double-double, and solves RᵀR·δθ = g with the triangular factor R
-the streamed read already computed; θ += δθ. Only R and the k-vector g are held, so memory is
-bounded by the number of coefficients whatever the number of rows, and block sums merge in
-double-double (exactly enough that the order of blocks, or which process summed them, does
-not matter to the last digit).
+seminormal equations for linear least squares problems", 1987; and his *Numerical Methods
+for Least Squares Problems*, 1996), iterated: each pass reads the rows block by block (from
+memory, or from the input again), forms the residual r = y − Aθ of the original data in
+double-double, accumulates g = Aᵀr in double-double, and solves RᵀR·δθ = g with the
+triangular factor R the streamed read already computed; θ += δθ. Only R and the k-vector g
+are held, so memory is bounded by the number of coefficients whatever the number of rows,
+and block sums merge in double-double (the order of the blocks does not matter to the last
+digit).
 
 With R from a backward-stable QR of A, each pass shrinks the error by a factor ρ ≈ u·κ
 (κ the condition number of the column-equilibrated design): the iteration converges to the
