@@ -4,7 +4,9 @@
 
 A well-conditioned file (bench/gen.py: x ~ U(0, 1), y = 1.5 + Σ w·x + noise) should be
 solved from the streamed factor with no refinement pass and no note; an ill-conditioned one
-(x, x², …, x⁶ on [2, 5]: condition ≈ 5e5 after centring and scaling) is refined from the kept rows.
+(x, x², …, x⁶ on [2, 5]: condition ≈ 5e5 after centring and scaling) is refined, from the
+kept rows and, with LINFIT_KEEP_VALUES=0, by reading the file again; the last column is the
+wall time the refinement passes add (the same fit with --no-refine subtracted).
 One process (LINFIT_JOBS=1), so every row goes through the same reader.
 """
 
@@ -37,14 +39,20 @@ def polynomial_file(path: Path, rows: int, degree: int = 6) -> None:
     np.savetxt(path, np.column_stack([X, y]), fmt="%.17g", delimiter=",", header=head, comments="")
 
 
-def run(path: Path) -> tuple[float, int, dict]:
+def run(path: Path, *extra: str, keep: bool = True) -> tuple[float, int, dict]:
     """Wall seconds, peak RSS (MB) and the solver block of one `linfit fit --json`."""
     env = dict(os.environ, LINFIT_JOBS="1")
+    if not keep:
+        env["LINFIT_KEEP_VALUES"] = "0"
     out = path.with_suffix(".json")
     t0 = time.perf_counter()
     with open(out, "w") as fh:
         proc = subprocess.Popen(
-            [*LINFIT, "fit", str(path), "--json"], stdout=fh, stderr=subprocess.DEVNULL, env=env
+            [*LINFIT, "fit", str(path), "--json", *extra],
+            stdout=fh,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            cwd=HERE.parent,
         )
         _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
@@ -69,14 +77,22 @@ def main() -> None:
         generate(str(good), rows, args.features)
     if not bad.exists():
         polynomial_file(bad, rows // 10)
-    for name, path in (("well-conditioned", good), ("polynomial (cond ≈ 5e5)", bad)):
-        runs = [run(path) for _ in range(args.repeat)]
+    cases = (
+        ("well-conditioned", good, True),
+        ("polynomial, kept rows", bad, True),
+        ("polynomial, reread", bad, False),
+    )
+    for name, path, keep in cases:
+        runs = [run(path, keep=keep) for _ in range(args.repeat)]
+        plain = [run(path, "--no-refine", keep=keep) for _ in range(args.repeat)]
         wall = statistics.median(r[0] for r in runs)
+        added = wall - statistics.median(r[0] for r in plain)
         peak = max(r[1] for r in runs)
         solver = runs[-1][2]
         print(
-            f"{name:24s} wall {wall:5.2f} s  peak {peak:4d} MB  refined={solver['refined']}  "
-            f"passes={solver['refine_passes']}  error_bound={solver['error_bound']:.2g}"
+            f"{name:22s} wall {wall:5.2f} s  peak {peak:4d} MB  refined={solver['refined']}  "
+            f"passes={solver['refine_passes']}  error_bound={solver['error_bound']:.2g}  "
+            f"passes add {added:+5.2f} s"
         )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import errno
 import math
 import os
@@ -689,6 +690,15 @@ def fit(
         typer.Option("--level", help="Confidence level of the intervals.", rich_help_panel=MODEL),
     ] = 0.95,
     allow_rank_deficient: RankOpt = False,
+    no_refine: Annotated[
+        bool,
+        typer.Option(
+            "--no-refine",
+            help="lstsq: return the streamed solution as it is, without the refinement passes "
+            "its error bound may call for (a note says when it is then not certified).",
+            rich_help_panel=MODEL,
+        ),
+    ] = False,
     plot: Annotated[
         bool,
         typer.Option(
@@ -757,6 +767,8 @@ def fit(
             allow_rank_deficient,
             scale,
         )
+        if no_refine:
+            options = dataclasses.replace(options, refine=False)
         spec = get_solver(method)
         _check_scheduler(scheduler)
         csv_opts = _csv_options(sep, decimal, thousands, encoding, na)
@@ -858,6 +870,7 @@ def fit(
                 formula=formula,
                 exclude=_split(exclude, "--exclude"),
                 weights=weights,
+                stdin_spool=stdin_spool,
             )
         for path in spool:
             ds.source = ds.source.replace(path, "<stdin>")
@@ -921,17 +934,26 @@ def fit(
         return 0
 
     spool: list[str] = []  # stdin's temporary copy (shown as <stdin>)
+    stdin_spool: str | None = None  # the copy of stdin taken while it is read (refinement)
 
     def spooled() -> int:
-        """--cov HC reads the rows twice: stdin is copied to a temporary file first."""
-        nonlocal data
+        """--cov HC reads the rows twice: stdin is copied to a temporary file first. lstsq
+        may refine in passes over the rows: stdin is copied as it is read (removed after)."""
+        nonlocal data, stdin_spool
         if engine == Engine.dask:  # one cluster for both passes (--cov HC)
             from .dask_engine import session
 
             with session():
                 return work()
-        if cov.lower() == "nonrobust" or by or "-" not in data:
+        if by or "-" not in data:
             return work()
+        if cov.lower() == "nonrobust":
+            if method != "lstsq" or no_refine:
+                return work()
+            from .spool import stdin_copy
+
+            with stdin_copy() as stdin_spool:
+                return work()
         from .robust import spooled_stdin
 
         with spooled_stdin(list(data)) as paths:

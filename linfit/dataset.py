@@ -4,6 +4,7 @@ processes, several files, formulas, Dask), so none of them imports another."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,18 @@ import numpy as np
 from .errors import DataError
 from .io import ReadReport
 from .solvers import Problem
+
+#: Rows are kept in memory while rows × columns ≤ this (2**22 float64 values = 32 MiB), to
+#: spare lstsq's refinement passes a reread of the input: a speed optimisation, never the
+#: accuracy (past it the input is read again, with the same result).
+KEEP_VALUES = 1 << 22
+
+
+def keep_values() -> int:
+    """The in-memory limit: KEEP_VALUES, or the environment's LINFIT_KEEP_VALUES (tests and
+    benchmarks set it to 0 to take the reread path on small inputs)."""
+    env = os.environ.get("LINFIT_KEEP_VALUES", "").strip()
+    return int(env) if env.isdigit() else KEEP_VALUES
 
 
 class Reservoir:

@@ -15,16 +15,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .accumulate import DesignStats
-from .dataset import Dataset, Reservoir
+from .dataset import Dataset, Reservoir, keep_values
 from .design import Column, Design
 from .errors import DataError
 from .formula import Formula
 from .formula import parse as parse_formula
 from .io import CsvOptions, CsvReader, ReadReport, numeric_cells, parse_text_column
 from .solvers import Problem
-
-#: Rows are kept in memory for lstsq's refinement while rows × columns ≤ this (as fitting).
-KEEP_VALUES = 1 << 22
 
 
 @dataclass
@@ -41,7 +38,7 @@ class DesignPart:
     blocks: list[np.ndarray] | None = field(default_factory=list)
     sample: Reservoir | None = None
     clean: bool = True  # read as one range: no quote or lone CR made the cuts doubtful
-    why_no_rows: str = "the rows were not kept in memory (more than 4,194,304 values)"
+    why_no_rows: str = "the rows were too many to keep in memory"
     weights: str | None = None  # the weights column (a weighted fit), as the user named it
     w_col: str | None = None  # ... and as the header names it
     kept_w: list[np.ndarray] | None = None  # the kept rows' weights, block by block
@@ -189,7 +186,7 @@ def fold_frame(part: DesignPart, frame, lines: np.ndarray, options: CsvOptions) 
             sample.X = np.pad(sample.X, ((0, 0), (0, stats.p - sample.X.shape[1])))
         sample.add(V[:-1].T, V[-1])
     if part.blocks is not None:
-        if sum(b.size for b in part.blocks) + V.size <= KEEP_VALUES:
+        if sum(b.size for b in part.blocks) + V.size <= keep_values():
             part.blocks.append(V)
             if part.kept_w is not None and w is not None:
                 part.kept_w.append(w)

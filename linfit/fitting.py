@@ -8,35 +8,45 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .accumulate import DesignStats, check_width
-from .dataset import Dataset, Reservoir, no_rows, several
+from .dataset import KEEP_VALUES, Dataset, Reservoir, keep_values, no_rows, several
 from .errors import DataError
 from .io import CsvOptions, CsvReader, ReadReport, expand_inputs
 from .metrics import fit_metrics
 from .model import LinearModel, check_names
 from .solvers import EpochLog, FitResult, Hooks, Problem, SolverOptions, get_solver
 
-#: Rows are kept in memory (for refinement, SGD and torch) while rows × columns ≤ this:
-#: 2**22 float64 values = 32 MiB. This bounds a buffer, not the accuracy: lstsq refines from
-#: it only when the streamed solution's error bound says refinement can change a digit
-#: (linfit.solvers.lstsq), and it is dropped unused otherwise.
-KEEP_ROWS = 1 << 22
+#: Rows are kept in memory (for SGD and torch, and to spare lstsq's refinement a reread)
+#: while rows × columns ≤ this and dataset.keep_values(): a speed optimisation only; past it
+#: lstsq's refinement reads the input again (linfit.solvers.csne), with the same result, and
+#: it refines only when the streamed solution's error bound says it can change a digit.
+KEEP_ROWS = KEEP_VALUES
 #: After this many values have been read (2 MiB), lstsq's error bound of the rows so far is
 #: checked once: if it is certain to need no refinement, no more rows are kept.
 CHECK_VALUES = 1 << 18
 
 
-def not_kept(limit: int = KEEP_ROWS) -> str:
-    """Why a read kept no rows (for the note of an uncertified fit)."""
-    return (
-        f"the input has more than {limit:,} values, so its rows were not kept in memory for "
-        "refinement; fit a smaller input, or refine from a sample"
-    )
+def keep_limit() -> int:
+    """How many values of rows may be kept in memory (see KEEP_ROWS)."""
+    return min(KEEP_ROWS, keep_values())
+
+
+def not_kept() -> str:
+    """Why a read kept no rows (for the note of a fit that could not be refined)."""
+    return f"the input has more than {keep_limit():,} values, so its rows were not kept in memory"
+
+
+#: Why stdin's rows cannot be refined without a copy (read_dataset without stdin_spool).
+STDIN_ONCE = (
+    "standard input can be read only once and its rows were not kept in memory; fit a file, "
+    "or use the linfit command, which keeps a temporary copy for the refinement"
+)
 
 
 @dataclass
@@ -59,6 +69,7 @@ def read_dataset(
     formula: str | None = None,
     exclude: list[str] | None = None,
     weights: str | None = None,
+    stdin_spool: str | None = None,
 ) -> Dataset:
     """Read the input once into statistics (and the rows, when they fit or are needed).
 
@@ -69,17 +80,22 @@ def read_dataset(
     ``"mpg ~ wt * hp + C(cyl)"``) reads the input through its terms instead of ``x``/``y``;
     ``intercept=False`` then drops the intercept as ``- 1`` does. ``exclude`` leaves
     columns out of the default features. ``weights`` names a column of row weights w ≥ 0:
-    the fit then minimises Σ w·r², as R's ``lm(weights=)``.
+    the fit then minimises Σ w·r², as R's ``lm(weights=)``. ``stdin_spool``: the file a
+    :func:`linfit.spool.stdin_copy` is copying stdin to, from which a refinement reads
+    stdin's rows again.
+
+    Rows not kept can be read again through ``problem.reread``, the one place that opens the
+    inputs a second time (the same reader, columns, formula, missing-value policy and
+    weights as this pass).
     """
     paths = expand_inputs(path)
+    again = [stdin_spool if p == "-" and stdin_spool else p for p in paths]
     if formula is not None:
         data = _read_formula(paths, formula, csv, intercept, keep_all_rows, sample, weights)
         if data.problem.X is None:
             from .robust import reread_design_rows
 
-            data.problem.reread = functools.partial(
-                reread_design_rows, paths, data.design, csv, weights
-            )
+            _reread(data, again, reread_design_rows, again, data.design, csv, weights)
         return data
     from .parallel import map_files, workers_for_files
 
@@ -94,8 +110,16 @@ def read_dataset(
     if data.problem.X is None:
         from .robust import reread_rows
 
-        data.problem.reread = functools.partial(reread_rows, paths, x, y, csv, exclude, weights)
+        _reread(data, again, reread_rows, again, x, y, csv, exclude, weights)
     return data
+
+
+def _reread(data: Dataset, paths: list[str], fn, *args) -> None:
+    """Give the problem its way to read the rows again (none for stdin without a copy)."""
+    if "-" in paths:
+        data.problem.where_rows = STDIN_ONCE
+        return
+    data.problem.reread = functools.partial(fn, *args)
 
 
 def _combine(parts: list[Dataset], keep_all_rows: bool) -> Dataset:
@@ -113,7 +137,7 @@ def _combine(parts: list[Dataset], keep_all_rows: bool) -> Dataset:
     X = Y = W = None
     if all(p.problem.X is not None for p in parts):
         size = sum(p.problem.X.size + p.problem.y.size for p in parts)
-        if keep_all_rows or size <= KEEP_ROWS:
+        if keep_all_rows or size <= keep_limit():
             X = np.concatenate([p.problem.X for p in parts])
             Y = np.concatenate([p.problem.y for p in parts])
             if first.w is not None:
@@ -168,6 +192,7 @@ def _read_one(
         kept = 0
         keep = keep_rows
         why = not_kept()
+        limit = keep_limit()
         checked = False
         for block in reader.blocks(sel, report):
             stats.update_columns(*block.data, w=block.w)
@@ -175,7 +200,7 @@ def _read_one(
                 reservoir.add(block.X, block.y)
             if keep:
                 kept += block.V.size
-                if keep_all_rows or kept <= KEEP_ROWS:
+                if keep_all_rows or kept <= limit:
                     Xs.append(block.X)
                     ys.append(block.y)
                     if block.w is not None:
@@ -335,12 +360,10 @@ def fit_problem(
         if cov != "nonrobust":
             from . import robust
 
-            if problem.X is not None:
-                rows = robust.kept_rows(problem.X, problem.y, problem.w)
-            elif problem.reread is not None:
-                rows = problem.reread()
-            else:
+            again = problem.open_rows()
+            if again is None:
                 raise DataError(f"{problem.source}: --cov {cov} needs the rows a second time")
+            rows = again()
             R, shift = design_factor(st, problem.intercept)
             scale = st.scale[: len(problem.features)]
             meat = robust.meat(
@@ -379,8 +402,16 @@ def fit(
     ``"log(y) ~ x * C(g)"``) instead of ``x``/``y`` fits its terms."""
     options = options or SolverOptions()
     needs = get_solver(method).needs_rows(options)
-    data = read_dataset(path, x, y, csv, intercept, keep_all_rows=needs, formula=formula)
-    return fit_problem(data.problem, method, options, stats=stats, design=data.design).model
+    with contextlib.ExitStack() as stack:
+        spool = None
+        if method == "lstsq" and "-" in expand_inputs(path):
+            from .spool import stdin_copy
+
+            spool = stack.enter_context(stdin_copy())
+        data = read_dataset(
+            path, x, y, csv, intercept, keep_all_rows=needs, formula=formula, stdin_spool=spool
+        )
+        return fit_problem(data.problem, method, options, stats=stats, design=data.design).model
 
 
 def fit_arrays(

@@ -25,9 +25,6 @@ from .errors import DataError, UsageError, quote
 #: statsmodels' names (R's sandwich::vcovHC types); "nonrobust" is the classical σ²(XᵀX)⁻¹.
 COV_TYPES = ("nonrobust", "HC0", "HC1", "HC2", "HC3")
 
-#: Rows per block of the second pass (bounded memory).
-BLOCK = 1 << 16
-
 Rows = Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]  # (X, y, w) blocks
 
 
@@ -37,13 +34,6 @@ def cov_name(value: str) -> str:
         if value.lower() == name.lower():
             return name
     raise UsageError(f"unknown --cov {quote(value)}; use one of {', '.join(COV_TYPES)}")
-
-
-def kept_rows(X: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> Rows:
-    """The rows kept in memory, in blocks."""
-    for start in range(0, len(y), BLOCK):
-        end = start + BLOCK
-        yield X[start:end], y[start:end], None if w is None else w[start:end]
 
 
 def meat(

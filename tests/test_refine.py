@@ -78,12 +78,36 @@ def test_ill_conditioned_with_rows_is_refined_to_the_exact_solution():
     assert m.solver["error_bound"] < 1e-14
 
 
-def test_rows_not_kept_note_says_so(tmp_path, monkeypatch):
+def test_rows_not_kept_are_read_again_for_refinement(tmp_path, monkeypatch):
+    """Past the in-memory limit the input is read again for the passes: same answer as from
+    the kept rows, no note."""
+    X, y = polynomial()
+    path = tmp_path / "p.csv"
+    write(path, X, y)
+    kept = fitting.read_dataset(str(path))
+    assert kept.problem.X is not None
+    ref = fitting.fit_problem(kept.problem)
+    monkeypatch.setattr(fitting, "KEEP_ROWS", 0)
+    data = fitting.read_dataset(str(path))
+    assert data.problem.X is None
+    out = fitting.fit_problem(data.problem)
+    solver = out.model.solver
+    assert solver["refined"] is True and solver["refine_passes"] >= 1
+    assert solver["error_bound"] < lstsq.REFINE_BELOW
+    assert out.notes == []
+    np.testing.assert_array_equal(out.model.w, ref.model.w)
+    assert out.model.b == ref.model.b
+    exact = exact_lstsq(np.column_stack([np.ones(len(y)), X]), y)
+    assert min(lre(e, float(c)) for e, c in zip([out.model.b, *out.model.w], exact)) >= 13
+
+
+def test_rows_that_cannot_be_read_again_note_says_so(tmp_path, monkeypatch):
     X, y = polynomial()
     path = tmp_path / "p.csv"
     write(path, X, y)
     monkeypatch.setattr(fitting, "KEEP_ROWS", 0)
     data = fitting.read_dataset(str(path))
+    data.problem.reread = None  # as Dask's workers, which keep the rows
     out = fitting.fit_problem(data.problem)
     solver = out.model.solver
     assert solver["refined"] is False and solver["refine_passes"] == 0

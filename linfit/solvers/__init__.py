@@ -26,12 +26,22 @@ class Problem:
     intercept: bool = True
     X: np.ndarray | None = None  # (n, p) rows, when kept in memory
     y: np.ndarray | None = None
-    where_rows: str = "the rows were not kept in memory"  # why X is None, for notices
+    #: why the rows can be neither refined from memory nor read again (for notices)
+    where_rows: str = "the rows were not kept in memory and cannot be read again"
     source: str = "the data"  # the input's name, for messages
     weights: str | None = None  # the weights column's name (a weighted fit)
     w: np.ndarray | None = None  # the kept rows' weights, when weighted and kept
-    #: Reads the rows again, in (X, y, w) blocks, when they were not kept (for --cov HC)
+    #: Reads the rows again, in (X, y, w) blocks, when they were not kept (for lstsq's
+    #: refinement passes and --cov HC): the one place that knows how to open the input again
     reread: Callable[[], Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]] | None = None
+
+    def open_rows(self) -> Callable[[], Iterator[tuple]] | None:
+        """What gives the rows afresh for one more pass, in (X, y, w) blocks: the kept rows,
+        or the input read again; None when neither is possible."""
+        if self.X is not None:
+            X, y, w = self.X, self.y, self.w
+            return lambda: kept_blocks(X, y, w)
+        return self.reread
 
     @property
     def n(self) -> int:
@@ -40,6 +50,17 @@ class Problem:
     @property
     def n_params(self) -> int:
         return len(self.features) + int(self.intercept)
+
+
+#: Rows per block when kept rows are handed out in blocks (bounded working memory).
+BLOCK_ROWS = 1 << 16
+
+
+def kept_blocks(X: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> Iterator[tuple]:
+    """Rows kept in memory, in (X, y, w) blocks."""
+    for start in range(0, len(y), BLOCK_ROWS):
+        end = start + BLOCK_ROWS
+        yield X[start:end], y[start:end], None if w is None else w[start:end]
 
 
 #: The coordinates gradient descent iterates in (``--scale``; the first is the default):
@@ -72,6 +93,7 @@ class SolverOptions:
     device: str = "auto"
     dtype: str = "float64"
     allow_rank_deficient: bool = False
+    refine: bool = True  # lstsq: refine when the error bound says it can change a digit
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scale", scale_name(self.scale))

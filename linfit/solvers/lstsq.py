@@ -8,13 +8,15 @@
    column-equilibrated shifted design, then carried to each user parameter (the intercept
    b = c − w·s inherits the slopes' error times the shift). Below REFINE_BELOW (relative, for
    every coefficient) the streamed solution is returned as it is.
-3. Otherwise, when the rows are in memory, the solution is refined in the same shifted frame
-   on the exact data: each x − s is held as the pair fl(x − s) + its rounding error, so the
-   frame loses nothing however large the offset. Björck's iteration on the augmented system
-   r + Aθ = y, Aᵀr = 0 uses residuals computed in double-double (linfit.dd) and one thin QR
-   of the shifted design. It converges to the exact least-squares solution of the float64
-   data while κ × 1e-16 < 1; the intercept is then formed from the refined values in
-   double-double, so exact data at any offset float64 holds give exact answers.
+3. Otherwise the solution is refined in the same shifted frame on the exact data, in passes
+   over the rows (linfit.solvers.csne): the kept rows, or the input read again block by
+   block (``Problem.reread``), so memory stays bounded by the number of coefficients at any
+   size. Each x − s is held as the pair fl(x − s) + its rounding error, so the frame loses
+   nothing however large the offset; residuals and Aᵀr are formed in double-double and the
+   correction is solved through the streamed R (corrected semi-normal equations). It
+   converges to the exact least-squares solution of the float64 data while κ × 1e-16 < 1;
+   the intercept is then formed from the refined values in double-double, so exact data at
+   any offset float64 holds give exact answers.
 """
 
 from __future__ import annotations
@@ -31,12 +33,10 @@ from ..linalg import (
     analyse_rank,
     dependent_columns,
     equilibrated_cond,
-    solve_lower_t,
     solve_upper,
 )
-from . import FitResult, Hooks, Problem, SolverOptions, register
+from . import FitResult, Hooks, Problem, SolverOptions, csne, register
 
-MAX_REFINE = 10
 #: Refinement converges while cond × 1e-16 < 1; beyond this it is not attempted.
 REFINE_COND_MAX = 1e15
 #: Relative forward-error bound below which the streamed solution is certified as it is.
@@ -194,18 +194,28 @@ def error_bound(problem: Problem, Rfull: np.ndarray, theta: np.ndarray, cond: fl
     eta = resid / size
     rel = UNIT * (cond + cond * cond * eta)
     dtheta = rel * size / norms  # absolute bound of each θ component, in the solve frame
+    return coefficient_error(problem, theta, dtheta)
+
+
+def coefficient_error(
+    problem: Problem, theta: np.ndarray, dtheta: np.ndarray, low: np.ndarray | None = None
+) -> float:
+    """The worst relative error of the user's coefficients (w and b) when θ (+ ``low``) is
+    off by at most ``dtheta`` (absolute, per component, in the solve frame); b = c − w·s
+    adds Σ|s|·δw. A coefficient that is exactly zero has an infinite relative error unless
+    its absolute error is zero."""
     st = problem.stats
     p = len(problem.features)
     e = st.scale[-1]
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         if problem.intercept:
-            w, b, _ = _from_frame(problem, theta)
+            w, b, _ = _from_frame(problem, theta, low)
             dw = dtheta[1:] * st.scale[:p] / e
             db = dtheta[0] / e + float(np.sum(np.abs(st.shift[:p]) * dw))
             absolute = np.concatenate([dw, [db]])
             values = np.abs(np.concatenate([w, [b]]))
         else:
-            w, _, _ = _from_frame(problem, theta)
+            w, _, _ = _from_frame(problem, theta, low)
             absolute = dtheta * st.scale[:p] / e
             values = np.abs(w)
         ratios = np.where(absolute == 0, 0.0, absolute / values)
@@ -227,105 +237,15 @@ def streamed_bound(problem: Problem) -> float:
         return math.inf
 
 
-def _shifted_design(problem: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The kept rows in the solve frame, exactly: columns [1, (X − s)·D] (rounded) and
-    [0, their rounding errors, y's], and the target (y − t)·e rounded; A_hi·θ + A_lo·[θ, −1]
-    is then the exact shifted product."""
+def _frame(problem: Problem) -> csne.Frame:
     st = problem.stats
-    X, y = problem.X, problem.y
-    p = X.shape[1]
-    n = len(y)
-    d, e = st.scale[:p], st.scale[-1]
-    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        dh, dl = dd.two_sum(X, -st.shift[:p])
-        yh, yl = dd.two_sum(y, -st.shift[-1])
-        hi = np.empty((n, p + 1))
-        hi[:, 0] = 1.0
-        hi[:, 1:] = dh * d
-        lo = np.empty((n, p + 1))
-        lo[:, :p] = dl * d
-        lo[:, p] = -yl * e
-        ys = yh * e
-        if problem.w is not None:  # weighted rows: each row times √w (R's lm.wfit)
-            sw = np.sqrt(problem.w)
-            hi *= sw[:, None]
-            lo *= sw[:, None]
-            ys = ys * sw
-    return hi, lo, ys
+    return csne.Frame(problem.intercept, st.shift, st.scale)
 
 
-def refine(problem: Problem, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, int, float]:
-    """Björck refinement on the exact kept rows, in the solve frame.
-
-    Returns θ, the last correction (below θ's last digit), √SSE in the user's units, the
-    passes used and the size of the last applied correction relative to θ.
-    """
-    st = problem.stats
-    e = st.scale[-1]
-    if problem.intercept:
-        A, lo, ys = _shifted_design(problem)
-        B = np.concatenate([A, lo], axis=1)
-        del lo
-
-        # B's second half multiplies [w-part of θ, 1]: the rounding errors of x − s and y − t
-        def resid(x: np.ndarray, r: np.ndarray | None = None) -> np.ndarray:
-            return dd.residual(ys, B, np.concatenate([x, x[1:], [1.0]]), r)
-
-        def grad(r: np.ndarray) -> np.ndarray:  # −(exact shifted design)ᵀ r, a column at a time
-            k = A.shape[1]
-            g = [dd.dot(A[:, 0], r)]
-            g += [dd.dot(B[:, [j, k + j - 1]], np.column_stack([r, r])) for j in range(1, k)]
-            return -np.array(g)
-
-    else:
-        p = problem.X.shape[1]
-        with np.errstate(over="ignore", under="ignore"):
-            A = problem.X * st.scale[:p]
-            ys = problem.y * e
-            if problem.w is not None:
-                sw = np.sqrt(problem.w)
-                A = A * sw[:, None]
-                ys = ys * sw
-
-        def resid(x: np.ndarray, r: np.ndarray | None = None) -> np.ndarray:
-            return dd.residual(ys, A, x, r)
-
-        def grad(r: np.ndarray) -> np.ndarray:
-            return -np.array([dd.dot(A[:, j], r) for j in range(A.shape[1])])
-
-    Q, RO = np.linalg.qr(A)
-    x = np.array(theta, dtype=np.float64)
-    r = resid(x)
-    steps = 0
-    last = np.inf
-    low = np.zeros_like(x)
-
-    def correction(x: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        f = resid(x, r)
-        g = grad(r)
-        qf = Q.T @ f
-        zt = solve_lower_t(RO, g)
-        return solve_upper(RO, qf - zt), f - Q @ (qf - zt)
-
-    while steps < MAX_REFINE:
-        steps += 1
-        dx, dr = correction(x, r)
-        size = np.max(np.abs(dx)) / max(np.max(np.abs(x)), np.finfo(float).tiny)
-        if size > 0.5 * last:  # no longer converging: keep what we have
-            break
-        x = x + dx
-        r = r + dr
-        last = size
-        if size <= EPS:
-            low, _ = correction(x, r)  # what is left, below θ's last digit
-            break
-    r_final = resid(x)
-    rss = math.sqrt(dd.dot(r_final, r_final)) / e
-    return x, low, rss, steps, float(last)
-
-
-def _unrefined_note(problem: Problem, bound: float, cond: float) -> str:
-    if cond >= REFINE_COND_MAX:
+def _unrefined_note(problem: Problem, bound: float, cond: float, options: SolverOptions) -> str:
+    if not options.refine:
+        why = "--no-refine was given"
+    elif cond >= REFINE_COND_MAX:
         why = f"the design is too ill-conditioned to refine (cond {cond:.2g} ≥ 1e15)"
     else:
         why = problem.where_rows
@@ -368,15 +288,31 @@ def solve(problem: Problem, options: SolverOptions, hooks: Hooks) -> FitResult:
     w, b, c = _from_frame(problem, theta)
     result = FitResult(w, b, "lstsq")
     passes = 0
-    can_refine = problem.X is not None and info.cond < REFINE_COND_MAX
+    rows = problem.open_rows()
     cheap = problem.X is not None and problem.X.size + problem.y.size <= REFINE_CHEAP
-    if can_refine and (bound >= REFINE_BELOW or cheap):
-        theta2, low, rss, passes, last = refine(problem, theta)
-        if np.all(np.isfinite(theta2)) and math.isfinite(rss):
-            w, b, c = _from_frame(problem, theta2, low)
-            result.w, result.b, result.rss, result.refined = w, b, rss, True
+    wanted = bound >= REFINE_BELOW or cheap
+    if wanted and options.refine and info.cond < REFINE_COND_MAX and rows is not None:
+
+        def judge(hi: np.ndarray, lo: np.ndarray, dtheta: np.ndarray) -> float:
+            try:
+                return coefficient_error(problem, hi, dtheta, lo)
+            except DataError:  # beyond float64's range: not certified
+                return math.inf
+
+        out = csne.refine(_frame(problem), Rp, theta, rows, info.cond, judge, problem.n)
+        if out.rows_seen is not None:
+            raise DataError(
+                f"{problem.source} changed while it was being fitted: the refinement read "
+                f"{out.rows_seen:,} rows where the first pass read {problem.n:,}; fit it again "
+                "once it is no longer being written"
+            )
+        passes = out.passes
+        e = problem.stats.scale[-1]
+        if out.applied and np.all(np.isfinite(out.hi)) and math.isfinite(out.rss_frame):
+            w, b, c = _from_frame(problem, out.hi, out.lo)
+            result.w, result.b, result.rss, result.refined = w, b, out.rss_frame / e, True
             result.info["refinement_steps"] = passes  # the name schema 1 documents
-            bound = min(bound, max(last, UNIT)) if last < 1 else bound
+            bound = min(bound, out.bound)
         if bound >= REFINE_BELOW:
             result_notes.append(
                 f"refinement stopped converging after {passes} pass"
@@ -384,7 +320,7 @@ def solve(problem: Problem, options: SolverOptions, hooks: Hooks) -> FitResult:
                 f"(estimated error bound {bound:.1g}, cond {info.cond:.2g})"
             )
     elif bound >= REFINE_BELOW:
-        result_notes.append(_unrefined_note(problem, bound, info.cond))
+        result_notes.append(_unrefined_note(problem, bound, info.cond, options))
     result.notes = result_notes
     result.info.update(refine_passes=passes, error_bound=bound, cond_solve=info.cond)
     result.info["center_y"] = c  # the prediction at the shift (popped by fit_problem)
