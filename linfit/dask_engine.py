@@ -165,24 +165,26 @@ def partition_stats(
 
 def partition_meat(pdf, names, na, weights, args) -> np.ndarray:
     """One partition's share of the sandwich's meat (robust.meat's C), for --cov HC."""
-    from .robust import kept_rows, meat
+    from .robust import meat
+    from .solvers import kept_blocks
 
     p = len(names) - 1 - (weights is not None)
     V, _ = partition_values(pdf, names, na)
     w = V[p + 1] if weights is not None else None
-    return meat(kept_rows(np.ascontiguousarray(V[:p].T), V[p], w), *args)
+    return meat(kept_blocks(np.ascontiguousarray(V[:p].T), V[p], w), *args)
 
 
 def partition_design_meat(pdf, design, w_col, csv: CsvOptions, label: str, args) -> np.ndarray:
     """One partition's share of the meat, through the fitted formula (text cells)."""
     from .io import parse_text_column
-    from .robust import design_block, kept_rows, meat
+    from .robust import design_block, meat
+    from .solvers import kept_blocks
 
     def parse(cells, name, lines):
         return parse_text_column(cells, name, label, lines, csv, None)
 
     pdf.index = np.arange(1, len(pdf) + 1)
-    return meat(kept_rows(*design_block(pdf, design, w_col, parse)), *args)
+    return meat(kept_blocks(*design_block(pdf, design, w_col, parse)), *args)
 
 
 class ClusterRows:
@@ -325,7 +327,7 @@ def read_dask_formula(
     total.why_no_rows = "the rows stay on the Dask workers"
     total.blocks = None
     data = finish(total, source)
-    data.problem.reread = lambda: ClusterRows(
+    data.problem.remote_rows = ClusterRows(
         files, csv, scheduler, workers, weights=w_col, design=data.design
     )
     return data
@@ -345,7 +347,7 @@ def read_dask(
     weights: str | None = None,
 ) -> Dataset:
     """Read the files on a Dask cluster into the statistics the solvers use. A second pass
-    (--cov HC) runs on the cluster too: the problem's ``reread`` gives a ClusterRows."""
+    (--cov HC) runs on the cluster too: the problem's ``remote_rows`` is a ClusterRows."""
     files = _files(spec)
     if formula is not None:
         return read_dask_formula(
@@ -383,7 +385,7 @@ def read_dask(
         source=source,
     )
     problem.weights = weights
-    problem.reread = lambda: ClusterRows(
+    problem.remote_rows = ClusterRows(
         files, csv, scheduler, workers, names=names, weights=sel.w_name
     )
     return Dataset(problem, report, source, total.sample)

@@ -361,9 +361,12 @@ def fit_problem(
             from . import robust
 
             again = problem.open_rows()
-            if again is None:
+            if problem.remote_rows is not None:  # summed where the rows are (Dask)
+                rows = problem.remote_rows
+            elif again is None:
                 raise DataError(f"{problem.source}: --cov {cov} needs the rows a second time")
-            rows = again()
+            else:
+                rows = again()
             R, shift = design_factor(st, problem.intercept)
             scale = st.scale[: len(problem.features)]
             meat = robust.meat(

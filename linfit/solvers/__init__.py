@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -34,6 +35,9 @@ class Problem:
     #: Reads the rows again, in (X, y, w) blocks, when they were not kept (for lstsq's
     #: refinement passes and --cov HC): the one place that knows how to open the input again
     reread: Callable[[], Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]] | None = None
+    #: Rows left where they are (a Dask cluster's workers): an object whose ``meat`` sums
+    #: --cov HC's second pass there (linfit.robust.meat); lstsq does not refine from it
+    remote_rows: Any = None
 
     def open_rows(self) -> Callable[[], Iterator[tuple]] | None:
         """What gives the rows afresh for one more pass, in (X, y, w) blocks: the kept rows,
