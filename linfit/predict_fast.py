@@ -19,8 +19,10 @@ the pandas path, pandas resumes at the first frame not written: nothing is lost 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import os
 from collections.abc import Iterator
 from typing import TextIO
 
@@ -127,6 +129,7 @@ def predict_rows(
     import polars as pl
 
     sep = reader.sep
+    sink = binary_sink(out)
     done = 0
     pending: list[tuple[object, np.ndarray]] = []
     have = 0
@@ -144,14 +147,17 @@ def predict_rows(
             report.missing += int(miss.sum())
             if report.first_missing_line is None:
                 report.first_missing_line = reader.data_line + row + int(np.flatnonzero(miss)[0])
-        text = (
-            pl.DataFrame({"l": lines, "p": float_texts(pl, pred)})
-            .select(pl.concat_str([pl.col("l"), pl.lit(sep), pl.col("p")]).str.join("\n"))
-            .item()
-        )
         if done == 0 and header:
             out.write(header_text(reader.columns, pred_col, sep))
-        out.write(text + "\n")
+        # each line as it is, the delimiter, the prediction ("" for none), "\n"; never quoted
+        table = pl.DataFrame({"l": lines, "p": float_texts(pl, pred)})
+        if sink is None:
+            buf = io.BytesIO()
+            table.write_csv(buf, include_header=False, separator=sep, quote_style="never")
+            out.write(buf.getvalue().decode("utf-8"))
+        else:
+            out.flush()  # what went through ``out`` before comes first
+            table.write_csv(sink, include_header=False, separator=sep, quote_style="never")
         report.rows += len(X)
         row += len(X)
         done += 1
@@ -174,6 +180,21 @@ def predict_rows(
     if done == 0 and header:  # no data rows: still the header
         out.write(header_text(reader.columns, pred_col, sep))
     return True, done
+
+
+def binary_sink(out: TextIO):
+    """``out``'s byte stream when writing UTF-8 bytes there is what writing the text to
+    ``out`` would do (UTF-8, no line-end translation); else None (the text goes through)."""
+    buffer = getattr(out, "buffer", None)
+    encoding = getattr(out, "encoding", None)
+    if buffer is None or encoding is None or os.linesep != "\n":
+        return None
+    try:
+        if codecs.lookup(encoding).name != "utf-8":
+            return None
+    except LookupError:
+        return None
+    return buffer
 
 
 def _flush(pl, pending, write) -> None:
