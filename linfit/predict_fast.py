@@ -157,7 +157,12 @@ def predict_rows(
             out.write(buf.getvalue().decode("utf-8"))
         else:
             out.flush()  # what went through ``out`` before comes first
-            table.write_csv(sink, include_header=False, separator=sep, quote_style="never")
+            try:
+                table.write_csv(sink, include_header=False, separator=sep, quote_style="never")
+            except OSError:
+                if sink.error is not None:  # polars re-raises it without its class and errno
+                    raise sink.error from None
+                raise
         report.rows += len(X)
         row += len(X)
         done += 1
@@ -194,7 +199,26 @@ def binary_sink(out: TextIO):
             return None
     except LookupError:
         return None
-    return buffer
+    return _Sink(buffer)
+
+
+class _Sink:
+    """A byte stream that keeps the error its writes raised (a BrokenPipeError must reach
+    the CLI as itself, for the exit code it has today)."""
+
+    def __init__(self, raw) -> None:
+        self.raw = raw
+        self.error: OSError | None = None
+
+    def write(self, data) -> int:
+        try:
+            return self.raw.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def flush(self) -> None:
+        self.raw.flush()
 
 
 def _flush(pl, pending, write) -> None:

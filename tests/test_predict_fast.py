@@ -270,3 +270,54 @@ def test_generated_files_give_the_same_bytes(tmp_path, monkeypatch, rows):
         for line in out.splitlines()[1:]:
             text = line.rsplit(",", 1)[1]
             assert text == "" or repr(float(text)) == text and math.isfinite(float(text))
+
+
+BYTES = {
+    "one column, empty cells and a blank line": b"a\n1\n\n2\n\n3\n" + b"4\n" * 50,
+    "one column": b"a\n" + b"".join(b"%d.25\n" % i for i in range(60)),
+    "byte-order mark": "\ufeffa,b\n".encode() + b"".join(b"%d,%d\n" % (i, i) for i in range(60)),
+    "Latin-1 text late": b"a,b,t\n"
+    + b"".join(b"%d,%d,%s\n" % (i, i, b"\xe9" if i == 50 else b"e") for i in range(60)),
+    "NUL late": b"a,b\n" + b"".join(b"%d,%d\n" % (i, i) for i in range(60)) + b"1,\x00\n",
+}
+
+
+@pytest.mark.parametrize("case", list(BYTES), ids=list(BYTES))
+def test_odd_bytes_give_the_same_output(tmp_path, monkeypatch, case):
+    monkeypatch.setattr(fastread, "CHUNK_BYTES", 64)
+    path = tmp_path / "d.csv"
+    path.write_bytes(BYTES[case])
+    features = ["a"] if case.startswith("one column") else ["a", "b"]
+    model = _model(features, [0.75, 2.0][: len(features)])
+    for rows in (3, 1 << 16):
+        same_both_ways(model, path, monkeypatch, chunk_rows=rows)
+
+
+class _Broken(io.RawIOBase):
+    """A pipe closed after the first 100 bytes (the header gets through)."""
+
+    def __init__(self) -> None:
+        self.taken = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        if self.taken + len(data) > 100:
+            raise BrokenPipeError(32, "Broken pipe")
+        self.taken += len(data)
+        return len(data)
+
+
+@pytest.mark.parametrize("mode", ["auto", "pandas"])
+def test_a_closed_pipe_reaches_the_cli_as_itself(tmp_path, monkeypatch, mode):
+    """polars re-raises a writer's error as a bare OSError; the fast path restores it, so that
+    `linfit predict … | head` exits as it does today."""
+    path = tmp_path / "d.csv"
+    path.write_text("a,b\n" + "".join(f"{i},{i}\n" for i in range(5000)))  # > the buffer
+    monkeypatch.setenv("LINFIT_READER", mode)
+    out = io.TextIOWrapper(io.BufferedWriter(_Broken()), encoding="utf-8")
+    with pytest.raises(BrokenPipeError):
+        predict_csv(_model(["a", "b"], [1.0, 1.0]), str(path), out)
+        out.flush()
+    assert predict_fast.binary_sink(out) is not None  # the byte path was the one tried
