@@ -15,6 +15,9 @@ same ``csv`` writer pandas uses. The predictions come from the same arithmetic o
 frames of ``chunk_rows`` rows (:func:`frame_predictions`), and their text is ``repr``'s
 (:func:`float_texts`). Output is written a whole frame at a time, so when a chunk needs
 the pandas path, pandas resumes at the first frame not written: nothing is lost or doubled.
+The messages and exit codes are then pandas' own; only the number of rows that reach stdout
+before an error may differ (pandas scans ahead and may stop before its first frame, where
+the fast path has written the frames it vouched for; ``-o`` writes no file in either case).
 """
 
 from __future__ import annotations
