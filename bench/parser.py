@@ -1,6 +1,6 @@
 """Parser speed (issue 19): linfit fit against the fastest readers, side by side in one run.
 
-    python bench/parser.py [--rows 1e7] [--big-rows 5e7] [--features 10] [--predict-rows 1e6]
+    python bench/parser.py [--rows 1e7] [--big-rows 5e7] [--features 10] [--predict-rows 1e7]
                            [--repeat 5] [--dir /tmp/linfit-bench]
 
 Run it from the repository root (``python -m linfit`` then runs this checkout). Every
@@ -12,16 +12,20 @@ second, and the peak RSS of the largest process (from wait4). Peers that are not
 (duckdb, scikit-learn) are skipped and say so. ``linfit fit, pandas reader`` is the reader
 linfit used before polars (``LINFIT_READER=pandas``, two processes on a large file). Start-up:
 ``linfit fit tiny.csv`` and ``linfit --help`` against ``python -c "import pandas"``. predict:
-MB/s of input on --predict-rows rows.
+MB/s of input on --predict-rows rows, fast path and pandas path, and whether their outputs
+are byte-identical.
 """
 
 from __future__ import annotations
 
 import argparse
+import filecmp
 import importlib.util
 import os
 import statistics
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -158,8 +162,20 @@ def startup(tmp: Path, repeat: int) -> None:
         print(f"  {name:42} {wall:.3f} s  {wall / ref:.2f}×  {mem} MB")
 
 
+def run_to(cmd: list[str], env: dict[str, str], out: Path) -> tuple[float, int, bool]:
+    """As scale.run, with stdout written to ``out`` (to compare the bytes afterwards)."""
+    t0 = time.perf_counter()
+    with open(out, "wb") as fh:
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.PIPE, env={**os.environ, **env})
+        _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    return wall, usage.ru_maxrss // 1024, os.waitstatus_to_exitcode(status) == 0
+
+
 def predict(tmp: Path, rows: int, repeat: int) -> None:
-    """predict's throughput (it reads with pandas, passing every row through in order)."""
+    """predict's throughput: the fast path (polars, rows passed through as bytes; median of
+    ``repeat``) and the pandas path it replaces (``LINFIT_READER=pandas``, once: it is slow),
+    each writing stdout to a file, then whether the two outputs are byte-identical."""
     path = tmp / f"two_columns_{rows}.csv"
     if not path.exists():
         generate(str(path), rows, 1)
@@ -168,13 +184,26 @@ def predict(tmp: Path, rows: int, repeat: int) -> None:
     if not ok:
         print("  linfit fit --save: failed")
         return
-    res = measure({"linfit predict": ([*LINFIT, "predict", str(model), str(path)], {})}, repeat)
+    cmd = [*LINFIT, "predict", str(model), str(path)]
     size = path.stat().st_size / 1e6
-    for name, (wall, mem) in res.items():
+    outs = {}
+    print(f"\npredict, {rows:,} rows ({size:.0f} MB), stdout to a file")
+    paths = (("fast path", {}, repeat), ("pandas path", {"LINFIT_READER": "pandas"}, 1))
+    for name, env, n in paths:
+        outs[name] = tmp / f"predict_{name.split()[0]}.csv"
+        got = [run_to(cmd, env, outs[name]) for _ in range(n)]
+        if not all(g[2] for g in got):
+            print(f"  {name}: failed")
+            return
+        wall = statistics.median(g[0] for g in got)
         print(
-            f"\n{name}, {rows:,} rows ({size:.0f} MB), median of {repeat}: {wall:.2f} s, "
-            f"{size / wall:.0f} MB/s, peak RSS {mem} MB"
+            f"  {name:12} median of {n}: {wall:.2f} s, {size / wall:.0f} MB/s, "
+            f"peak RSS {max(g[1] for g in got)} MB"
         )
+    same = filecmp.cmp(outs["fast path"], outs["pandas path"], shallow=False)
+    print(f"  outputs byte-identical: {same}")
+    for f in outs.values():
+        f.unlink()
 
 
 def main() -> None:
@@ -182,7 +211,7 @@ def main() -> None:
     ap.add_argument("--rows", type=float, default=1e7)
     ap.add_argument("--big-rows", type=float, default=0, help="also this many rows (e.g. 5e7)")
     ap.add_argument("--features", type=int, default=0, help="also a file with this many")
-    ap.add_argument("--predict-rows", type=float, default=1e6, help="0: skip predict")
+    ap.add_argument("--predict-rows", type=float, default=1e7, help="0: skip predict")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--dir", default="/tmp/linfit-bench")
     args = ap.parse_args()

@@ -99,19 +99,14 @@ def frames(
     Raises :class:`Fallback` before a frame it cannot vouch for (see the module's note)."""
     import polars as pl
 
-    names = [f"c{i}" for i in range(n_columns)]
-    chosen = set(wanted)
-    # every column is parsed when all are chosen: polars then refuses a long row itself;
-    # otherwise the chosen ones and the last (whose null marks a short row) are
-    projection = None if len(chosen) == n_columns else sorted(chosen | {n_columns - 1})
-    schema = {names[i]: (pl.Float64 if i in chosen else pl.String) for i in range(n_columns)}
+    names, schema, projection = layout(pl, n_columns, wanted)
     k = len(wanted)
     frame = np.empty((k, chunk_rows))
     nulls = np.zeros(k, dtype=np.int64)
     filled = 0
     line = first_line
-    for chunk in _chunks(path, start):
-        series = _parse(pl, chunk, sep, n_columns, names, schema, projection, wanted)
+    for chunk in chunks(path, start):
+        series = parse(pl, chunk, sep, n_columns, names, schema, projection, wanted)
         cols = [s.to_numpy() for s in series]
         col_nulls = [s.null_count() > 0 for s in series]
         m = len(cols[0])
@@ -125,15 +120,26 @@ def frames(
             filled += take
             at += take
             if filled == chunk_rows:
-                yield _checked(frame, nulls, line)
+                yield checked(frame, nulls, line)
                 line += filled
                 frame, filled = np.empty((k, chunk_rows)), 0
                 nulls[:] = 0
     if filled:
-        yield _checked(np.ascontiguousarray(frame[:, :filled]), nulls, line)
+        yield checked(np.ascontiguousarray(frame[:, :filled]), nulls, line)
 
 
-def _chunks(path: str, start: int) -> Iterator[bytes]:
+def layout(pl, n_columns: int, wanted: list[int]):
+    """(names, schema, projection) for :func:`parse`: the ``wanted`` columns as Float64."""
+    names = [f"c{i}" for i in range(n_columns)]
+    chosen = set(wanted)
+    # every column is parsed when all are chosen: polars then refuses a long row itself;
+    # otherwise the chosen ones and the last (whose null marks a short row) are
+    projection = None if len(chosen) == n_columns else sorted(chosen | {n_columns - 1})
+    schema = {names[i]: (pl.Float64 if i in chosen else pl.String) for i in range(n_columns)}
+    return names, schema, projection
+
+
+def chunks(path: str, start: int) -> Iterator[bytes]:
     """Complete lines of the file from byte ``start``, about CHUNK_BYTES at a time (each read
     once, at its offset: no carry-over copies). The last chunk loses its trailing line ends:
     blank lines at the end are skipped, as pandas skips them."""
@@ -160,7 +166,7 @@ def _chunks(path: str, start: int) -> Iterator[bytes]:
             pos, size = pos + cut, CHUNK_BYTES
 
 
-def _parse(pl, chunk: bytes, sep: str, n_columns: int, names, schema, projection, wanted):
+def parse(pl, chunk: bytes, sep: str, n_columns: int, names, schema, projection, wanted):
     """The chosen columns (polars Series, nulls where a cell is empty) of the complete
     lines in ``chunk``."""
     if not chunk.isascii():
@@ -214,7 +220,7 @@ def _all_rows_full(chunk: bytes, sep: str, n_columns: int) -> bool:
     )
 
 
-def _checked(V: np.ndarray, nulls: np.ndarray, line: int):
+def checked(V: np.ndarray, nulls: np.ndarray, line: int):
     """The frame with its lines and column ranges, once its values are known to be what
     pandas reads: NaN only where a cell was empty, no ±inf, no -0.0."""
     lo, hi = V.min(axis=1), V.max(axis=1)

@@ -204,6 +204,17 @@ def predict_csv(
                 + (" (diagnostics columns are named after the target)" if diagnostics else "")
             )
 
+        skip = 0  # frames the fast path wrote (linfit.predict_fast)
+        plain = not (interval or score or diagnostics or line_column or summary is not None)
+        from .predict_fast import predict_rows, wanted
+
+        if wanted(model, reader, fmt, out, plain):
+            finished, skip = predict_rows(
+                model, reader, idx, out, pred_col, header, chunk_rows, report
+            )
+            if finished:
+                return report
+
         def target(frame, first_line: int) -> np.ndarray:
             if t_idx is None:
                 return np.full(len(frame), np.nan)
@@ -218,8 +229,11 @@ def predict_csv(
             )
 
         stats = DesignStats(len(model.features)) if score else None
-        first = True
+        first = not skip
         for offset, frame in reader.frames_text(chunk_rows):
+            if skip:  # written by the fast path
+                skip -= 1
+                continue
             first_line = offset + 2
             unseen = np.zeros(len(frame), dtype=bool)
             if design is not None:
