@@ -137,7 +137,7 @@ class LinearModel:
             doc["diagnostics"] = self.diagnostics
         if self.weights is not None:
             doc["weights"] = self.weights
-        return _finite_or_null(doc)
+        return finite_or_null(doc)
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_doc(), indent=indent, allow_nan=False)
@@ -494,7 +494,7 @@ def load_model(path: str) -> LinearModel:
     return LinearModel.from_doc(parse_model_text(read_model_text(path), path), path)
 
 
-def _finite_or_null(obj: Any) -> Any:
+def finite_or_null(obj: Any) -> Any:
     """Replace NaN/inf (which JSON cannot hold) by null, recursively."""
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
@@ -504,11 +504,11 @@ def _finite_or_null(obj: Any) -> Any:
     if isinstance(obj, np.integer):
         return int(obj)
     if isinstance(obj, dict):
-        return {k: _finite_or_null(v) for k, v in obj.items()}
+        return {k: finite_or_null(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_finite_or_null(v) for v in obj]
+        return [finite_or_null(v) for v in obj]
     if isinstance(obj, np.ndarray):
-        return _finite_or_null(obj.tolist())
+        return finite_or_null(obj.tolist())
     return obj
 
 

@@ -461,6 +461,6 @@ def compare_csv(rows: list[dict[str, Any]], features: list[str], intercept: bool
 
 
 def dumps(obj: Any) -> str:
-    from .model import _finite_or_null
+    from .model import finite_or_null
 
-    return json.dumps(_finite_or_null(obj), indent=2, allow_nan=False)
+    return json.dumps(finite_or_null(obj), indent=2, allow_nan=False)
