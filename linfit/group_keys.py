@@ -2,7 +2,10 @@
 
 A cell that reads as a finite number (with the CSV options' decimal mark and thousands
 separator) is its number: ``4``, ``4.0`` and ``4e0`` are one group, keyed ``4``, as R's
-``split()`` groups a numeric column. Any other cell is its text, stripped. Keys are these
+``split()`` groups a numeric column. A number of more than 15 significant digits (an id
+such as ``9007199254740993``) is text: two such numbers may read as one float64, and their
+groups must not merge (R would merge them; linfit does not). Any other cell is its text,
+stripped. Keys are these
 canonical texts, one per ``--by`` column; the JSON document writes numbers as numbers.
 Only the distinct cells of a block are canonicalised, so the cost is per group, not per row.
 """
@@ -22,9 +25,21 @@ _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _SEP = "\x1f"  # joins a row's cells of several --by columns (a unit separator, not in CSV)
 
 
+#: Significant digits a decimal may have and still name its own float64 (C's DBL_DIG):
+#: distinct numbers of at most 15 digits never read as the same float.
+EXACT_DIGITS = 15
+
+
+def significant_digits(number: str) -> int:
+    """Significant digits of a number's text (``007.50e3``: 2)."""
+    mantissa = re.split("[eE]", number, maxsplit=1)[0]
+    return len(mantissa.lstrip("+-").replace(".", "").strip("0"))
+
+
 def number_of(text: str) -> float | None:
-    """The finite number a (cleaned) cell writes, or None when it is text."""
-    if not _NUMBER.fullmatch(text):
+    """The finite number a (cleaned) cell writes, or None when it is text (also when it has
+    more significant digits than a float64 keeps apart)."""
+    if not _NUMBER.fullmatch(text) or significant_digits(text) > EXACT_DIGITS:
         return None
     x = float(text)
     return x if math.isfinite(x) else None

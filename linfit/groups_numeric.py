@@ -16,7 +16,7 @@ import numpy as np
 
 from .accumulate import DesignStats
 from .errors import DataError
-from .group_keys import number_of
+from .group_keys import EXACT_DIGITS, number_of, significant_digits
 from .io import NA_TOKENS, CsvReader, ReadReport, Selection
 
 #: Rows of a file's start that decide whether its group columns hold numbers.
@@ -85,6 +85,8 @@ def fold_block(out, V: np.ndarray, first_line: int, limit: int, source: str) -> 
     w = V[p + nb + 1][order] if out.weights is not None else None
     for g, (a, b) in enumerate(zip(starts.tolist(), ends.tolist())):
         key = tuple(number_text(float(v)) for v in Ks[:, a])
+        if any(significant_digits(k) > EXACT_DIGITS for k in key):  # an id past float64's
+            raise DataError(f"{source}: a group value of more than {EXACT_DIGITS} digits")
         st = out.stats.get(key)
         if st is None:
             if len(out.stats) >= limit:

@@ -202,3 +202,31 @@ def test_formula_by_levels_per_group(tmp_path):
         assert g["n_samples"] == n and close(g["b"], b) and close(g["w"]["wt"], w)
         assert close(g["w"]["C(am)[T.1]"], a)
     assert "1 level" in groups["c"]["error"]
+
+
+@pytest.mark.parametrize("late", [False, True])
+def test_long_ids_are_never_merged_into_one_group(tmp_path, late):
+    """Ids of 16+ digits read as one float64 (9007199254740992 and …993 do): they are keys as
+    text, never one group, whether the file starts with them or only has them after the rows
+    that decided the numeric pass (first 4,096)."""
+    ids = ["9007199254740993", "9007199254740992"]
+    rows = ["g,x,y"]
+    if late:
+        rows += [f"{i % 3},{i % 7},{2 * (i % 7) + i % 3}" for i in range(5000)]
+    for i in range(60):
+        g, x = ids[i % 2], i // 2
+        rows.append(f"{g},{x},{5 * x if g == ids[0] else -5 * x + 1}")
+    path = tmp_path / "ids.csv"
+    path.write_text("\n".join(rows) + "\n")
+    proc = run_cli("fit", str(path), "--by", "g", "--format", "csv")
+    assert proc.returncode == 0, proc.stderr
+    got = {r["g"]: r for r in csv.DictReader(io.StringIO(proc.stdout))}
+    assert set(ids) <= set(got)
+    assert float(got[ids[0]]["w_x"]) == pytest.approx(5) and got[ids[0]]["n"] == "30"
+    assert float(got[ids[1]]["w_x"]) == pytest.approx(-5) and got[ids[1]]["n"] == "30"
+    model = tmp_path / "m.json"
+    assert run_cli("fit", str(path), "--by", "g", "--save", str(model)).returncode == 0
+    new = tmp_path / "new.csv"
+    new.write_text(f"g,x\n{ids[0]},2\n{ids[1]},2\n")
+    out = run_cli("predict", str(model), str(new)).stdout.splitlines()
+    assert [float(r.split(",")[-1]) for r in out[1:]] == pytest.approx([10, -9])

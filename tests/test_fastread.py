@@ -272,7 +272,10 @@ HARD = [
 
 
 def _bits(values) -> list[int]:
-    return [struct.unpack("<Q", struct.pack("<d", v))[0] for v in values]
+    """Each float's bits, a zero's sign aside: pandas reads "-0" in a column of integers as
+    0 (both readers then give +0.0, the fast one by handing such cells to pandas), and the
+    sign of a zero feature or target changes no sum, product or coefficient of a fit."""
+    return [struct.unpack("<Q", struct.pack("<d", v + 0.0))[0] for v in values]
 
 
 @SETTINGS

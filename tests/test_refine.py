@@ -203,3 +203,22 @@ def test_rows_are_kept_only_when_refinement_is_likely(tmp_path, monkeypatch):
     assert data.problem.X is not None and len(data.problem.y) == 6000
     out = fitting.fit_problem(data.problem)
     assert out.model.solver["refined"] is True and out.notes == []
+
+
+@pytest.mark.parametrize("by", [False, True])
+def test_a_true_zero_coefficient_is_certified(tmp_path, by):
+    """y = 2x exactly: b is 0. Refinement drives it towards 0 geometrically; it is certified
+    once far below anything the data resolve (within a few passes), with no note."""
+    rng = np.random.default_rng(5)
+    x = rng.random(1500).tolist()
+    g = [i % 3 for i in range(1500)]
+    path = tmp_path / "exact.csv"
+    path.write_text("g,x,y\n" + "".join(f"{a},{b!r},{2 * b!r}\n" for a, b in zip(g, x)))
+    args = ["--by", "g"] if by else ["-x", "x"]
+    proc = run_cli("fit", str(path), *args, "-y", "y", "--json")
+    assert proc.returncode == 0 and "note" not in proc.stderr, proc.stderr
+    doc = json.loads(proc.stdout)
+    models = doc["groups"] if by else [doc]
+    for m in models:
+        assert m["solver"]["error_bound"] < 1e-15 and m["solver"]["refine_passes"] <= 3
+        assert abs(m["b"]) < 1e-30 and m["w"]["x"] == 2.0

@@ -197,27 +197,37 @@ def error_bound(problem: Problem, Rfull: np.ndarray, theta: np.ndarray, cond: fl
     return coefficient_error(problem, theta, dtheta)
 
 
+#: A coefficient smaller than this fraction of its natural scale is judged against that
+#: fraction: below what float64 data can resolve, its relative digits mean nothing.
+ZERO_FLOOR = 1e-15
+
+
 def coefficient_error(
     problem: Problem, theta: np.ndarray, dtheta: np.ndarray, low: np.ndarray | None = None
 ) -> float:
     """The worst relative error of the user's coefficients (w and b) when θ (+ ``low``) is
     off by at most ``dtheta`` (absolute, per component, in the solve frame); b = c − w·s
-    adds Σ|s|·δw. A coefficient that is exactly zero has an infinite relative error unless
-    its absolute error is zero."""
+    adds Σ|s|·δw. A coefficient is judged against at least ``ZERO_FLOOR`` of its natural
+    scale (the size a coefficient of 1 in the solve frame has: |y| over |x|), so a true zero,
+    which refinement drives towards 0 geometrically, is certified once it is that far below
+    anything the data can resolve, instead of never."""
     st = problem.stats
     p = len(problem.features)
     e = st.scale[-1]
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        natural = st.scale[:p] / e
         if problem.intercept:
             w, b, _ = _from_frame(problem, theta, low)
-            dw = dtheta[1:] * st.scale[:p] / e
+            dw = dtheta[1:] * natural
             db = dtheta[0] / e + float(np.sum(np.abs(st.shift[:p]) * dw))
             absolute = np.concatenate([dw, [db]])
             values = np.abs(np.concatenate([w, [b]]))
+            natural = np.append(natural, 1 / e + float(np.sum(np.abs(st.shift[:p]) * natural)))
         else:
             w, _, _ = _from_frame(problem, theta, low)
-            absolute = dtheta * st.scale[:p] / e
+            absolute = dtheta * natural
             values = np.abs(w)
+        values = np.maximum(values, ZERO_FLOOR * natural)
         ratios = np.where(absolute == 0, 0.0, absolute / values)
     return float(np.max(ratios))
 
