@@ -119,6 +119,16 @@ def _reread(data: Dataset, paths: list[str], fn, *args) -> None:
     if "-" in paths:
         data.problem.where_rows = STDIN_ONCE
         return
+    from .spool import copy_failure
+
+    for p in paths:
+        why = copy_failure(p)
+        if why is not None:
+            data.problem.where_rows = (
+                f"standard input's temporary copy could not be written ({why}), so its rows "
+                "cannot be read again; fit a file, or free space in TMPDIR"
+            )
+            return
     data.problem.reread = functools.partial(fn, *args)
 
 

@@ -19,13 +19,23 @@ import tempfile
 from collections.abc import Iterator
 from typing import IO
 
+#: Copies that could not be written (a full or read-only temporary folder): path → why.
+_FAILED: dict[str, str] = {}
+
+
+def copy_failure(path: str) -> str | None:
+    """Why the copy at ``path`` could not be written, or None when it is whole."""
+    return _FAILED.get(path)
+
 
 class Tee(io.RawIOBase):
-    """Reads ``source``, writing every byte read to ``copy``."""
+    """Reads ``source``, writing every byte read to ``copy``. A copy that cannot be written
+    is given up (and removed), never the read: the fit goes on, only unable to reread."""
 
-    def __init__(self, source: IO[bytes], copy: IO[bytes]) -> None:
+    def __init__(self, source: IO[bytes], copy: IO[bytes], path: str) -> None:
         self._source = source
-        self._copy = copy
+        self._copy: IO[bytes] | None = copy
+        self._path = path
         self._read = getattr(source, "readinto1", None) or source.readinto  # type: ignore[attr-defined]
 
     def readable(self) -> bool:
@@ -33,8 +43,14 @@ class Tee(io.RawIOBase):
 
     def readinto(self, buffer) -> int:  # type: ignore[override]
         n = self._read(buffer) or 0
-        if n:
-            self._copy.write(memoryview(buffer)[:n])
+        if n and self._copy is not None:
+            try:
+                self._copy.write(memoryview(buffer)[:n])
+            except OSError as exc:
+                _FAILED[self._path] = exc.strerror or str(exc)
+                self._copy = None
+                with contextlib.suppress(OSError):
+                    os.unlink(self._path)
         return n
 
 
@@ -48,11 +64,12 @@ def stdin_copy() -> Iterator[str]:
     try:
         with open(path, "wb", buffering=0) as copy:
             source = saved.buffer if hasattr(saved, "buffer") else saved
-            tee = io.BufferedReader(Tee(source, copy), 1 << 20)
+            tee = io.BufferedReader(Tee(source, copy, path), 1 << 20)
             sys.stdin = io.TextIOWrapper(tee, encoding=getattr(saved, "encoding", None) or "utf-8")
             try:
                 yield path
             finally:
                 sys.stdin = saved
     finally:
+        _FAILED.pop(path, None)
         shutil.rmtree(folder, ignore_errors=True)

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from linfit import fitting, parallel
-from linfit.solvers import csne, lstsq
+from linfit.solvers import SolverOptions, csne, lstsq
 
 from .conftest import run_cli
 from .test_accuracy import exact_lstsq, lre
@@ -255,3 +255,39 @@ def test_an_input_that_changes_between_passes_is_an_error(poly, monkeypatch):
         fh.write("3,9,27,81,1,1\n")
     with pytest.raises(DataError, match="changed while it was being fitted"):
         fitting.fit_problem(data.problem)
+
+
+def test_a_copy_of_stdin_that_cannot_be_written_costs_only_the_refinement(poly, monkeypatch):
+    """A full TMPDIR stops the copy, not the fit: it goes on unrefined, and the note says why
+    (and the partial copy is gone)."""
+    import errno
+    import io
+
+    from linfit import spool
+
+    class Full(io.RawIOBase):
+        def __init__(self, path, *_a, **_k):
+            self.path = path
+            Path(path).write_bytes(b"")
+
+        def writable(self):
+            return True
+
+        def write(self, _b):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(spool, "open", Full, raising=False)
+    whole, _, _ = poly
+    monkeypatch.setenv("LINFIT_KEEP_VALUES", "0")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(whole.read_bytes())))
+    cols = {"y": "y", "x": ["x0", "x1", "x2", "x3"]}
+    ref = fitting.fit_problem(
+        fitting.read_dataset(str(whole), **cols).problem, options=SolverOptions(refine=False)
+    )
+    with spool.stdin_copy() as path:
+        data = fitting.read_dataset("-", **cols, stdin_spool=path)
+        got = fitting.fit_problem(data.problem)
+        assert not Path(path).exists()  # the partial copy is removed at once
+    assert got.model.solver["refined"] is False
+    assert list(got.model.w) == list(ref.model.w) and got.model.b == ref.model.b
+    assert any("copy could not be written (No space left on device)" in n for n in got.notes)
