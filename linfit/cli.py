@@ -744,6 +744,11 @@ def fit(
         from .atomic import refuse_clobber
         from .fitting import fit_problem, read_dataset
         from .io import expand_inputs
+
+        def again() -> list[str]:
+            """The inputs for a second pass: stdin as the copy taken while it was read."""
+            return [stdin_spool if p == "-" and stdin_spool else p for p in expand_inputs(data)]
+
         from .report import EpochLogTable, EpochProgress, fit_csv, fit_table_text
         from .solvers import Hooks, get_solver
 
@@ -795,7 +800,8 @@ def fit(
                 raise UsageError(
                     "--diagnostics is not available with --engine dask; use --engine local"
                 )
-            check_inputs(expand_inputs(data))
+            if engine != Engine.local:
+                check_inputs(expand_inputs(data))  # locally, stdin is copied as it is read
             if stats is False or (stats is None and method != "lstsq"):
                 raise UsageError(
                     "--diagnostics needs the inference statistics: "
@@ -907,17 +913,17 @@ def fit(
                 )
             sample_n = PLOT_SAMPLE if (plot or plot_file) else 0
             with atomic_writer(diagnostics, "w", encoding="utf-8", newline="") as fh:
-                checks = diagnostics_pass(model, expand_inputs(data), fh, csv_opts, sample_n)
+                checks = diagnostics_pass(model, again(), fh, csv_opts, sample_n)
             model.diagnostics = checks.result(expand_inputs(data))
         elif (plot or plot_file) and model.inference is not None and engine == Engine.local:
             from .fit_diagnostics import diagnostics_pass
 
-            if "-" in expand_inputs(data):
+            if "-" in again():
                 _note(
                     "the plot has no diagnostics panels: standard input cannot be read twice", quiet
                 )
             else:
-                checks = diagnostics_pass(model, expand_inputs(data), None, csv_opts, PLOT_SAMPLE)
+                checks = diagnostics_pass(model, again(), None, csv_opts, PLOT_SAMPLE)
         if save:
             model.save(save)
         if plot or plot_file:
@@ -948,7 +954,8 @@ def fit(
         if by or "-" not in data:
             return work()
         if cov.lower() == "nonrobust":
-            if method != "lstsq" or no_refine:
+            second = diagnostics or ((plot or plot_file) and engine == Engine.local)
+            if (method != "lstsq" or no_refine) and not second:
                 return work()
             from .spool import stdin_copy
 

@@ -344,3 +344,21 @@ def test_rank_deficient_fit_is_refused_and_model_round_trips(tmp_path):
     a = pd.read_csv(io.StringIO(proc.stdout))
     b = pd.read_csv(out)
     np.testing.assert_allclose(a["Volume_cooks"], b["Volume_cooks"], rtol=1e-12)
+
+
+@pytest.mark.parametrize("method", [("lstsq",), ("gd", "--stats"), ("lstsq", "--no-refine")])
+def test_diagnostics_of_stdin_come_from_its_copy(tmp_path, method):
+    """stdin is copied while it is read, so --diagnostics gives the same table as the file
+    (whatever the method), and the copy is removed afterwards."""
+    import os
+
+    mtcars = Path(__file__).parent / "data" / "r" / "mtcars.csv"
+    spool = tmp_path / "tmp"
+    spool.mkdir()
+    args = ("--x", "wt,hp", "--y", "mpg", "--method", *method, "--quiet")
+    a, b = tmp_path / "file.csv", tmp_path / "stdin.csv"
+    assert run_cli("fit", mtcars, *args, "--diagnostics", a).returncode == 0
+    env = dict(os.environ, TMPDIR=str(spool))
+    proc = run_cli("fit", "-", *args, "--diagnostics", b, input=mtcars.read_text(), env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert a.read_bytes() == b.read_bytes() and list(spool.iterdir()) == []

@@ -75,8 +75,13 @@ def test_terminal_plot_has_r_residual_panels():
     assert max(len(line) for line in err.splitlines()) <= 80  # not a terminal: 80 columns
     proc = run_cli("fit", mtcars, *args, "--method", "gd")  # no statistics: no panels
     assert proc.returncode == 0 and "Normal Q-Q" not in proc.stderr
-    proc = run_cli("fit", "-", *args, input=mtcars.read_text())  # stdin: read once only
-    assert proc.returncode == 0 and "Normal Q-Q" not in proc.stderr
+    proc = run_cli("fit", "-", *args, input=mtcars.read_text())  # stdin: from its copy
+    assert proc.returncode == 0 and "Normal Q-Q" in proc.stderr
+    assert sorted(proc.stderr.split("Residuals vs Fitted · x: ")[1].split("  ")[0].split()) == [
+        "18",
+        "19",
+        "21",
+    ]
 
 
 def test_file_panels_label_rows_as_r_does():
