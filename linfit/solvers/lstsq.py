@@ -14,11 +14,11 @@
    (``Problem.remote_rows``: each partition's share, merged in double-double), so memory
    stays bounded by the number of coefficients at any size. Each x − s is held as the pair
    fl(x − s) + its rounding error, so the frame loses nothing however large the offset;
-   residuals and Aᵀr are formed in double-double and the
-   correction is solved through the streamed R (corrected semi-normal equations). It
-   converges to the exact least-squares solution of the float64 data while κ × 1e-16 < 1;
-   the intercept is then formed from the refined values in double-double, so exact data at
-   any offset float64 holds give exact answers.
+   residuals and Aᵀr are formed in double-double and the correction is solved through the
+   streamed R (corrected semi-normal equations). It converges to the exact least-squares
+   solution of the float64 data while κ × 1e-16 < 1; the intercept is then formed from the
+   refined values in double-double, so exact data at any offset float64 holds give exact
+   answers.
 """
 
 from __future__ import annotations
