@@ -14,7 +14,7 @@ import pytest
 
 from linfit.solvers import csne, kept_blocks
 
-from .conftest import fit_json, run_cli
+from .conftest import ROOT, fit_json, run_cli
 from .test_accuracy import CERT, NIST, exact_lstsq, lre
 from .test_dask import scheduler  # noqa: F401 - the fixture
 from .test_refine import polynomial, well_conditioned
@@ -153,3 +153,35 @@ def test_refine_from_remote_shares_equals_refine_from_rows():
     remote = csne.refine(frame, R, theta, None, cond=1e6, remote=shares)
     assert whole.passes == remote.passes == shares.calls and whole.applied >= 1
     np.testing.assert_allclose(remote.hi + remote.lo, whole.hi + whole.lo, rtol=1e-15, atol=0)
+
+
+def test_one_local_cluster_serves_every_pass(poly, monkeypatch):
+    """Without --scheduler the run starts one local cluster, and the read, the refinement's
+    passes and --cov HC's pass all use it (cli.py's dask_engine.session())."""
+    from contextlib import contextmanager
+
+    from typer.testing import CliRunner
+
+    from linfit import dask_engine
+    from linfit.cli import app
+
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the workers import this checkout's linfit
+    started = []
+    real = dask_engine._new_cluster
+
+    @contextmanager
+    def counted(address, workers):
+        started.append(workers)
+        with real(address, workers) as client:
+            yield client
+
+    monkeypatch.setattr(dask_engine, "_new_cluster", counted)
+    glob, _ = poly
+    argv = ["fit", glob, "--y", "y", "--exclude", "wt", "--cov", "HC1", "--json"]
+    res = CliRunner().invoke(app, [*argv, "--engine", "dask", "--workers", "1"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["solver"]["refined"] is True and doc["solver"]["refine_passes"] >= 1
+    assert started == [1]
+    local = fit_json(*argv[1:-1])
+    assert max(ulps(a, b) for a, b in zip(coefs(local), coefs(doc))) <= 1
