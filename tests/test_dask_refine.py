@@ -155,6 +155,7 @@ def test_refine_from_remote_shares_equals_refine_from_rows():
     np.testing.assert_allclose(remote.hi + remote.lo, whole.hi + whole.lo, rtol=1e-15, atol=0)
 
 
+@pytest.mark.filterwarnings("ignore:Port .* is already in use")  # another run's cluster
 def test_one_local_cluster_serves_every_pass(poly, monkeypatch):
     """Without --scheduler the run starts one local cluster, and the read, the refinement's
     passes and --cov HC's pass all use it (cli.py's dask_engine.session())."""
