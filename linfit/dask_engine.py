@@ -163,42 +163,60 @@ def partition_stats(
     return Part(stats, ReadReport(rows_read=len(pdf), rows_dropped=dropped), res)
 
 
-def partition_meat(pdf, names, na, weights, args) -> np.ndarray:
-    """One partition's share of the sandwich's meat (robust.meat's C), for --cov HC."""
-    from .robust import meat
+def partition_rows(pdf, names, na, weights):
+    """One partition's rows as the fit used them: (X, y, w) blocks."""
     from .solvers import kept_blocks
 
     p = len(names) - 1 - (weights is not None)
     V, _ = partition_values(pdf, names, na)
     w = V[p + 1] if weights is not None else None
-    return meat(kept_blocks(np.ascontiguousarray(V[:p].T), V[p], w), *args)
+    return kept_blocks(np.ascontiguousarray(V[:p].T), V[p], w)
 
 
-def partition_design_meat(pdf, design, w_col, csv: CsvOptions, label: str, args) -> np.ndarray:
-    """One partition's share of the meat, through the fitted formula (text cells)."""
+def partition_design_rows(pdf, design, w_col, csv: CsvOptions, label: str):
+    """One partition's rows through the fitted formula (text cells): (X, y, w) blocks."""
     from .io import parse_text_column
-    from .robust import design_block, meat
+    from .robust import design_block
     from .solvers import kept_blocks
 
     def parse(cells, name, lines):
         return parse_text_column(cells, name, label, lines, csv, None)
 
     pdf.index = np.arange(1, len(pdf) + 1)
-    return meat(kept_blocks(*design_block(pdf, design, w_col, parse)), *args)
+    return kept_blocks(*design_block(pdf, design, w_col, parse))
+
+
+def rows_meat(pdf, rows, rows_args, args) -> np.ndarray:
+    """One partition's share of the sandwich's meat (robust.meat's C), for --cov HC."""
+    from .robust import meat
+
+    return meat(rows(pdf, *rows_args), *args)
+
+
+def rows_pass(pdf, rows, rows_args, frame, hi, lo):
+    """One partition's share of a refinement pass (csne.pass_over at θ = hi + lo)."""
+    from .solvers.csne import pass_over
+
+    return pass_over(frame, rows(pdf, *rows_args), hi, lo)
+
+
+def _merge_pass(a, b):
+    return a.merge(b)
 
 
 class ClusterRows:
     """The rows of a Dask fit, left on the workers: robust.meat asks for C through
-    :meth:`meat`, which sums every partition's share (a second pass with the solved model)."""
+    :meth:`meat`, and lstsq's refinement for a pass's sums through :meth:`refine_pass`;
+    each sums every partition's share in a tree (a further pass over the files there)."""
 
     def __init__(self, files, csv, scheduler, workers, names=None, weights=None, design=None):
         self.files, self.csv, self.scheduler, self.workers = files, csv, scheduler, workers
         self.names, self.weights, self.design = names, weights, design
 
-    def meat(self, R, shift, scale, intercept, predict, cov_type, nobs, source) -> np.ndarray:
+    def _each(self, fn, extra: tuple, combine):
+        """``fn(partition, rows, rows_args, *extra)`` on every partition, combined."""
         from dask import delayed
 
-        args = (R, shift, scale, intercept, predict, cov_type, nobs, source)
         with cluster(self.scheduler, self.workers) as client:
             if self.design is None:
                 df = _read_csv(
@@ -206,19 +224,33 @@ class ClusterRows:
                     dtype={n: "float64" for n in self.names},
                 )  # fmt: skip
                 tasks = [
-                    delayed(partition_meat)(part, self.names, self.csv.na, self.weights, args)
+                    delayed(fn)(
+                        part, partition_rows, (self.names, self.csv.na, self.weights), *extra
+                    )
                     for part in df.to_delayed()
                 ]
             else:
                 df = _read_csv(self.files, self.csv, dtype=str, keep_default_na=False,
                                na_filter=False)  # fmt: skip
                 tasks = [
-                    delayed(partition_design_meat)(
-                        part, self.design, self.weights, self.csv, f"partition {i}", args
+                    delayed(fn)(
+                        part,
+                        partition_design_rows,
+                        (self.design, self.weights, self.csv, f"partition {i}"),
+                        *extra,
                     )
                     for i, part in enumerate(df.to_delayed())
                 ]
-            return _compute(client, tree_reduce(tasks, np.add))
+            return _compute(client, tree_reduce(tasks, combine))
+
+    def meat(self, R, shift, scale, intercept, predict, cov_type, nobs, source) -> np.ndarray:
+        args = (R, shift, scale, intercept, predict, cov_type, nobs, source)
+        return self._each(rows_meat, (args,), np.add)
+
+    def refine_pass(self, frame, hi: np.ndarray, lo: np.ndarray):
+        """A refinement pass at θ = hi + lo (csne.Pass): each partition's g = AᵀW·r and
+        Σw·r² in double-double, merged exactly in a tree (csne.RemotePasses)."""
+        return self._each(rows_pass, (frame, hi, lo), _merge_pass)
 
 
 def tree_reduce(items: list, combine) -> object:

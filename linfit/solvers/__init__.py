@@ -36,7 +36,8 @@ class Problem:
     #: refinement passes and --cov HC): the one place that knows how to open the input again
     reread: Callable[[], Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]] | None = None
     #: Rows left where they are (a Dask cluster's workers): an object whose ``meat`` sums
-    #: --cov HC's second pass there (linfit.robust.meat); lstsq does not refine from it
+    #: --cov HC's second pass there (linfit.robust.meat), and whose ``refine_pass`` sums
+    #: lstsq's refinement passes there (csne.RemotePasses)
     remote_rows: Any = None
 
     def open_rows(self) -> Callable[[], Iterator[tuple]] | None:

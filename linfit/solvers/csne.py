@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -145,6 +146,13 @@ def pass_over(frame: Frame, rows: Rows, hi: np.ndarray, lo: np.ndarray) -> Pass:
     return total
 
 
+class RemotePasses(Protocol):
+    """Rows that stay where they are (a Dask cluster's workers): each share of a pass is
+    :func:`pass_over` of its rows there, and the shares merge with :meth:`Pass.merge`."""
+
+    def refine_pass(self, frame: Frame, hi: np.ndarray, lo: np.ndarray) -> Pass: ...
+
+
 @dataclass
 class Refined:
     """The outcome: θ = hi + lo, √(Σ w·r²) in the solve frame's units (divide by e), the
@@ -164,10 +172,11 @@ def refine(
     frame: Frame,
     R: np.ndarray,
     theta: np.ndarray,
-    open_rows: Callable[[], Rows],
+    open_rows: Callable[[], Rows] | None,
     cond: float = 1.0,
     judge: Callable[[np.ndarray, np.ndarray, np.ndarray], float] | None = None,
     rows: int | None = None,
+    remote: RemotePasses | None = None,
 ) -> Refined:
     """Iterate the corrected semi-normal equations from θ until the error left is below the
     last digit of every coefficient, or the correction stops shrinking. ``open_rows()``
@@ -175,7 +184,9 @@ def refine(
     (RᵀR ≈ AᵀWA); ``judge(hi, lo, δθ)`` turns absolute errors δθ of θ = hi + lo into the
     worst relative error of the user's coefficients (default: relative to max|θ|); ``rows``:
     the number of rows each pass must read (one that reads another number stops the
-    iteration, θ unchanged by it, and reports it in ``rows_seen``: the input has changed).
+    iteration, θ unchanged by it, and reports it in ``rows_seen``: the input has changed);
+    ``remote``: rows left where they are (a Dask cluster), whose ``refine_pass`` sums a pass
+    there, used instead of ``open_rows``.
 
     The error left after a pass is ρ/(1 − ρ) times its correction, normwise in the
     column-equilibrated frame, with ρ the contraction: measured from the last two corrections,
@@ -198,7 +209,10 @@ def refine(
     passes = applied = 0
     converged = False
     while passes < MAX_PASSES:
-        total = pass_over(frame, open_rows(), hi, lo)
+        if remote is not None:
+            total = remote.refine_pass(frame, hi, lo)
+        else:
+            total = pass_over(frame, open_rows(), hi, lo)
         passes += 1
         if rows is not None and total.rows != rows:
             return Refined(hi, lo, rss, passes, bound, False, applied, total.rows)

@@ -10,13 +10,15 @@
    every coefficient) the streamed solution is returned as it is.
 3. Otherwise the solution is refined in the same shifted frame on the exact data, in passes
    over the rows (linfit.solvers.csne): the kept rows, or the input read again block by
-   block (``Problem.reread``), so memory stays bounded by the number of coefficients at any
-   size. Each x − s is held as the pair fl(x − s) + its rounding error, so the frame loses
-   nothing however large the offset; residuals and Aᵀr are formed in double-double and the
-   correction is solved through the streamed R (corrected semi-normal equations). It
-   converges to the exact least-squares solution of the float64 data while κ × 1e-16 < 1;
-   the intercept is then formed from the refined values in double-double, so exact data at
-   any offset float64 holds give exact answers.
+   block (``Problem.reread``), or on the Dask workers that hold them
+   (``Problem.remote_rows``: each partition's share, merged in double-double), so memory
+   stays bounded by the number of coefficients at any size. Each x − s is held as the pair
+   fl(x − s) + its rounding error, so the frame loses nothing however large the offset;
+   residuals and Aᵀr are formed in double-double and the correction is solved through the
+   streamed R (corrected semi-normal equations). It converges to the exact least-squares
+   solution of the float64 data while κ × 1e-16 < 1; the intercept is then formed from the
+   refined values in double-double, so exact data at any offset float64 holds give exact
+   answers.
 """
 
 from __future__ import annotations
@@ -299,9 +301,17 @@ def solve(problem: Problem, options: SolverOptions, hooks: Hooks) -> FitResult:
     result = FitResult(w, b, "lstsq")
     passes = 0
     rows = problem.open_rows()
+    remote = None  # rows on a Dask cluster: each pass is summed there
+    if rows is None and hasattr(problem.remote_rows, "refine_pass"):
+        remote = problem.remote_rows
     cheap = problem.X is not None and problem.X.size + problem.y.size <= REFINE_CHEAP
     wanted = bound >= REFINE_BELOW or cheap
-    if wanted and options.refine and info.cond < REFINE_COND_MAX and rows is not None:
+    if (
+        wanted
+        and options.refine
+        and info.cond < REFINE_COND_MAX
+        and (rows is not None or remote is not None)
+    ):
 
         def judge(hi: np.ndarray, lo: np.ndarray, dtheta: np.ndarray) -> float:
             try:
@@ -309,7 +319,7 @@ def solve(problem: Problem, options: SolverOptions, hooks: Hooks) -> FitResult:
             except DataError:  # beyond float64's range: not certified
                 return math.inf
 
-        out = csne.refine(_frame(problem), Rp, theta, rows, info.cond, judge, problem.n)
+        out = csne.refine(_frame(problem), Rp, theta, rows, info.cond, judge, problem.n, remote)
         if out.rows_seen is not None:
             raise DataError(
                 f"{problem.source} changed while it was being fitted: the refinement read "
