@@ -788,9 +788,7 @@ def fit(
                     ("stdout", "-"),
                 ],
             )
-        if diagnostics:
-            from .fit_diagnostics import check_inputs
-
+        if diagnostics:  # stdin is copied as it is read (spooled), for the second pass
             if by:
                 raise UsageError(
                     "--diagnostics is not available with --by yet; fit one group at a time "
@@ -800,8 +798,6 @@ def fit(
                 raise UsageError(
                     "--diagnostics is not available with --engine dask; use --engine local"
                 )
-            if engine != Engine.local:
-                check_inputs(expand_inputs(data))  # locally, stdin is copied as it is read
             if stats is False or (stats is None and method != "lstsq"):
                 raise UsageError(
                     "--diagnostics needs the inference statistics: "

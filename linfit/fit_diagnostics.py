@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from .diagnostics import CheckSummary, require_inference
-from .errors import DataError, UsageError, quote
+from .errors import DataError, quote
 from .io import CsvOptions, CsvReader, display_name
 from .model import LinearModel
 from .predict import predict_csv
@@ -19,15 +19,6 @@ from .predict import predict_csv
 #: The line-number column of the diagnostics file (``input_line`` when the data has a
 #: column named ``line``).
 LINE_COLUMN = "line"
-
-
-def check_inputs(inputs: list[str], option: str = "--diagnostics") -> None:
-    """Refuse standard input: the diagnostics pass reads the data a second time."""
-    if "-" in inputs:
-        raise UsageError(
-            f"{option} reads the data a second time after the fit, which standard input "
-            "cannot do; save it to a file first and give that file"
-        )
 
 
 def diagnostics_pass(

@@ -199,9 +199,10 @@ def test_fit_diagnostics_table_block(tmp_path):
 def test_fit_diagnostics_refusals(tmp_path):
     data = (R / "trees.csv").read_text()
     proc = run_cli(
-        "fit", "-", "--x", "Girth", "--y", "Volume", "--diagnostics", tmp_path / "d.csv", input=data
-    )
-    assert proc.returncode == 2 and "standard input" in proc.stderr
+        "fit", "-", "--x", "Girth", "--y", "Volume", "--diagnostics", tmp_path / "d.csv",
+        "--engine", "dask", input=data,
+    )  # fmt: skip
+    assert proc.returncode == 2 and "--engine local" in proc.stderr
     proc = run_cli(
         "fit",
         R / "trees.csv",
