@@ -434,6 +434,16 @@ def _csv_options(sep, decimal, thousands, encoding, na):
     )
 
 
+def _overflow_note(rep, quiet: bool) -> None:
+    """The note for rows whose prediction is beyond float64's range (left empty)."""
+    if rep.overflow:
+        _note(
+            f"{rep.overflow} of {rep.rows} rows have a prediction beyond float64's range "
+            "(±1.8e308); it is left empty",
+            quiet,
+        )
+
+
 def _note(message: str, quiet: bool) -> None:
     """A note on stderr: one line when piped (for grep), wrapped at spaces under a hanging
     indent on a terminal, whose own wrap would cut words."""
@@ -1175,12 +1185,7 @@ def predict(
                 f"{rep.first_missing_line}); their prediction is empty",
                 quiet,
             )
-        if rep.overflow:
-            _note(
-                f"{rep.overflow} of {rep.rows} rows have a prediction beyond float64's range "
-                "(±1.8e308); it is left empty",
-                quiet,
-            )
+        _overflow_note(rep, quiet)
         if diagnostics and rep.no_weights:
             _note(
                 f"{data} has no weights column {m.weights!r}: the diagnostics give every row "
@@ -1254,12 +1259,7 @@ def _predict_groups(
                 "prediction is empty",
                 quiet,
             )
-    if rep.overflow:
-        _note(
-            f"{rep.overflow} of {rep.rows} rows have a prediction beyond float64's range "
-            "(±1.8e308); it is left empty",
-            quiet,
-        )
+    _overflow_note(rep, quiet)
     return 0
 
 

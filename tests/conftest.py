@@ -58,3 +58,25 @@ def write(path: Path, text: str | bytes) -> Path:
     else:
         path.write_bytes(text)
     return path
+
+
+def stderr_on_terminal(args: list[str], env: dict | None = None) -> tuple[int, str]:
+    """Run ``args`` with stderr on a pseudo-terminal (stdout a pipe): (exit code, what the
+    terminal showed, decoded)."""
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=slave, close_fds=True, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=120)
+    os.close(master)
+    return proc.returncode, b"".join(chunks).decode("utf-8", "replace")

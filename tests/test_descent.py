@@ -11,7 +11,7 @@ import pytest
 import linfit
 from linfit.solvers import Hooks, SolverOptions
 
-from .conftest import SAMPLE_FILES, SAMPLES, fit_json, run_cli
+from .conftest import SAMPLE_FILES, SAMPLES, fit_json, run_cli, stderr_on_terminal
 
 CODE = SAMPLES / "tutorial_code.csv"
 
@@ -209,8 +209,6 @@ def test_progress_hook_sees_every_epoch():
 
 def test_progress_bar_on_a_terminal_only():
     """A long run on a terminal shows the bar on stderr; piped or --quiet, it does not."""
-    import os
-    import pty
     import subprocess
     import sys
 
@@ -232,22 +230,8 @@ def test_progress_bar_on_a_terminal_only():
         "csv",
         "--no-stats",
     ]
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=slave, close_fds=True)
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    proc.wait(timeout=120)
-    os.close(master)
-    tty_err = b"".join(chunks).decode("utf-8", "replace")
-    assert proc.returncode == 0
+    code, tty_err = stderr_on_terminal(args)
+    assert code == 0
     assert re.search(r"epoch \d+/60", tty_err), tty_err[-500:]
     assert "loss" in tty_err
     piped = subprocess.run(args, capture_output=True, text=True, timeout=120)

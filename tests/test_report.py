@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from linfit.layout import DEFAULT_WIDTH, MIN_DIGITS, Column, Grid, output_width, render
 
-from .conftest import SAMPLES, run_cli, write
+from .conftest import SAMPLES, run_cli, stderr_on_terminal, write
 
 WIDTHS = [40, 60, 80, 100, 200]
 NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$")
@@ -285,30 +285,15 @@ def test_fit_csv_of_gd_says_how_it_stopped():
 @pytest.mark.parametrize("width", [40, 80])
 def test_progress_bar_fits_the_terminal(width):
     import os
-    import pty
-    import subprocess
     import sys
 
     args = [sys.executable, "-m", "linfit", "fit", str(SAMPLES / "noisy_line.csv")]
     args += ["--method", "gd", "--batch-size", "1", "--epochs", "40", "--tol", "0"]
     args += ["--format", "csv", "--no-stats"]
-    master, slave = pty.openpty()
     env = dict(os.environ, COLUMNS=str(width))
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=slave, close_fds=True, env=env)
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    proc.wait(timeout=120)
-    os.close(master)
-    raw = b"".join(chunks).decode("utf-8", "replace")
-    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", raw)
+    code, shown = stderr_on_terminal(args, env)
+    assert code == 0
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown)
     bar = [s for s in re.split(r"[\r\n]", plain) if re.match(r"epoch \d+/40", s)]
     assert bar, plain[-500:]
     for seg in bar:
@@ -386,7 +371,6 @@ def test_wide_characters_are_measured_in_terminal_cells(tmp_path):
 
 def test_notes_wrap_at_spaces_on_a_terminal_and_stay_one_line_in_a_pipe():
     import os
-    import pty
     import subprocess
     import sys
 
@@ -395,22 +379,10 @@ def test_notes_wrap_at_spaces_on_a_terminal_and_stay_one_line_in_a_pipe():
     piped = subprocess.run(args, capture_output=True, text=True, env=dict(os.environ))
     note = [ln for ln in piped.stderr.splitlines() if ln.startswith("note: gd stopped")]
     assert len(note) == 1 and len(note[0]) > 60  # a long note, whole on one line
-    master, slave = pty.openpty()
     env = dict(os.environ, COLUMNS="60")
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=slave, close_fds=True, env=env)
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    proc.wait(timeout=120)
-    os.close(master)
-    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode())
+    code, shown = stderr_on_terminal(args, env)
+    assert code == 0
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown)
     lines = plain.replace("\r", "").splitlines()
     start = next(i for i, ln in enumerate(lines) if ln.startswith("note: gd stopped"))
     block = [lines[start]] + [ln for ln in lines[start + 1 :] if ln.startswith("      ")]
