@@ -19,16 +19,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .atomic import atomic_write_text
-from .errors import ModelFileError, OutputError, quote
+from .errors import OutputError, quote
 from .group_keys import value_key
 from .limits import MAX_COLUMNS, MAX_MODEL_BYTES
 from .model import (
     SCHEMA,
     SCHEMA_VERSION,
-    SUPPORTED_VERSIONS,
     FieldChecker,
     LinearModel,
-    describe,
+    check_schema,
     parse_model_text,
     read_model_text,
 )
@@ -106,17 +105,7 @@ class GroupedModel:
     def from_doc(cls, doc: dict[str, Any], source: str = "model") -> GroupedModel:
         """Validate a parsed grouped document; errors name the file, group and field."""
         v = FieldChecker(source)
-        if doc.get("schema") != SCHEMA:
-            raise ModelFileError(
-                f"{source}: not a linfit model (field 'schema' should be {SCHEMA!r}); make "
-                "one with linfit fit DATA --by COL --save MODEL"
-            )
-        version = doc.get("schema_version")
-        if type(version) is not int or version not in SUPPORTED_VERSIONS:
-            raise ModelFileError(
-                f"{source}: model schema version {describe(version)} is not one this linfit "
-                f"reads ({', '.join(map(str, SUPPORTED_VERSIONS))}); refit it with this version"
-            )
+        check_schema(doc, source, "linfit fit DATA --by COL --save MODEL")
         by = doc.get("by")
         if (
             not isinstance(by, list)

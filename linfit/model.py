@@ -161,24 +161,14 @@ class LinearModel:
         """Validate a parsed document and build the model; errors name the file and field."""
         if not isinstance(doc, dict):
             raise ModelFileError(
-                f"{source}: not a linfit model (expected a JSON object, found {_what(doc)}); "
+                f"{source}: not a linfit model (expected a JSON object, found {describe(doc)}); "
                 "make one with linfit fit DATA --save MODEL"
             )
-        if doc.get("schema") != SCHEMA:
-            raise ModelFileError(
-                f"{source}: not a linfit model (field 'schema' should be {SCHEMA!r}); make "
-                "one with linfit fit DATA --save MODEL"
-            )
-        version = doc.get("schema_version")
-        if type(version) is not int or version not in SUPPORTED_VERSIONS:
-            raise ModelFileError(
-                f"{source}: model schema version {_what(version)} is not one this linfit "
-                f"reads ({', '.join(map(str, SUPPORTED_VERSIONS))}); refit it with this version"
-            )
+        version = check_schema(doc, source, "linfit fit DATA --save MODEL")
         for key in ("target", "features", "w", "b"):
             if key not in doc:
                 raise ModelFileError(f"{source}: required field {key!r} is missing; {_REFIT}")
-        v = _Checker(source)
+        v = FieldChecker(source)
         features = doc["features"]
         if (
             not isinstance(features, list)
@@ -246,7 +236,24 @@ class LinearModel:
         )
 
 
-class _Checker:
+def check_schema(doc: dict[str, Any], source: str, make: str) -> int:
+    """The document's schema version, after checking it is a linfit model of a version this
+    linfit reads (``make``: the command that makes one, for the message)."""
+    if doc.get("schema") != SCHEMA:
+        raise ModelFileError(
+            f"{source}: not a linfit model (field 'schema' should be {SCHEMA!r}); make one "
+            f"with {make}"
+        )
+    version = doc.get("schema_version")
+    if type(version) is not int or version not in SUPPORTED_VERSIONS:
+        raise ModelFileError(
+            f"{source}: model schema version {describe(version)} is not one this linfit "
+            f"reads ({', '.join(map(str, SUPPORTED_VERSIONS))}); refit it with this version"
+        )
+    return version
+
+
+class FieldChecker:
     """Type and shape checks of a document's fields; each failure names the file and field."""
 
     def __init__(self, source: str) -> None:
@@ -254,7 +261,7 @@ class _Checker:
 
     def fail(self, name: str, should: str, value: Any, at: str = "") -> NoReturn:
         raise ModelFileError(
-            f"{self.source}: {name!r} holds {_what(value)}, not {should}{at}; the file is "
+            f"{self.source}: {name!r} holds {describe(value)}, not {should}{at}; the file is "
             f"damaged or was not written by linfit: {_REFIT}"
         )
 
@@ -303,7 +310,7 @@ class _Checker:
 
 
 def _check_stats(
-    v: _Checker, stats: dict[str, Any], features: list[str], intercept: bool, version: int
+    v: FieldChecker, stats: dict[str, Any], features: list[str], intercept: bool, version: int
 ) -> dict[str, Any]:
     """``stats`` holds ``coef`` (name → object of numbers) and ``fit`` (an object).
 
@@ -328,7 +335,7 @@ def _check_stats(
     return stats
 
 
-def _check_inference(v: _Checker, inf: dict[str, Any], p: int, intercept: bool) -> None:
+def _check_inference(v: FieldChecker, inf: dict[str, Any], p: int, intercept: bool) -> None:
     """The block ``predict --interval`` computes with: shapes must match the features."""
     flag = v.typed("inference.intercept", inf.get("intercept"), bool, "true or false")
     if flag != intercept:
@@ -354,7 +361,7 @@ def _check_inference(v: _Checker, inf: dict[str, Any], p: int, intercept: bool) 
         _check_square(v, "inference.cov_frame", cov, k, matrix)
 
 
-def _check_square(v: _Checker, name: str, value: Any, k: int, should: str) -> None:
+def _check_square(v: FieldChecker, name: str, value: Any, k: int, should: str) -> None:
     """A k×k matrix of finite numbers, as a list of k lists of k numbers."""
     if not isinstance(value, list) or len(value) != k:
         v.fail(name, should, value)
@@ -365,14 +372,14 @@ def _check_square(v: _Checker, name: str, value: Any, k: int, should: str) -> No
             v.number(name, x)
 
 
-def _check_history(v: _Checker, history: Any) -> list[dict[str, Any]]:
+def _check_history(v: FieldChecker, history: Any) -> list[dict[str, Any]]:
     history = v.optional("history", history, list, "a list of objects") or []
     for entry in history:
         v.typed("history", entry, dict, "an object (as an entry)")
     return history
 
 
-def _what(value: Any) -> str:
+def describe(value: Any) -> str:
     """A short description of a JSON value for a message (never the whole of a big one)."""
     if value is None:
         return "null"
@@ -513,5 +520,3 @@ def finite_or_null(obj: Any) -> Any:
 
 
 #: Public names of the field checks, for other documents' loaders (linfit.grouped_model).
-FieldChecker = _Checker
-describe = _what
