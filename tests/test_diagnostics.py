@@ -39,6 +39,20 @@ def _target(ref: dict) -> str:
     return ref["model"].split("~")[0].strip()
 
 
+def _check_statistics(d: dict, ref: dict) -> None:
+    """The report's Durbin–Watson, Jarque–Bera and Breusch–Pagan equal R's to 1e-8."""
+    for key, want in [
+        ("durbin_watson", ref["dw"]),
+        (("jarque_bera", "statistic"), ref["jb"]),
+        (("jarque_bera", "p"), ref["jb_p"]),
+        (("breusch_pagan", "statistic"), ref["bp"]),
+        (("breusch_pagan", "p"), ref["bp_p"]),
+    ]:
+        value = d[key] if isinstance(key, str) else d[key[0]][key[1]]
+        assert value == pytest.approx(want, rel=1e-8), (ref["model"], key)
+    assert d["breusch_pagan"]["df"] == ref["bp_df"]
+
+
 def _close(got, want, what: str) -> None:
     want = np.array([np.nan if v is None else v for v in want], dtype=float)
     got = np.asarray(got, dtype=float)
@@ -153,16 +167,7 @@ def test_fit_diagnostics_file_and_checks_equal_r(ref, tmp_path):
     d = json.loads(proc.stdout)["diagnostics"]
     fitted = [r is not None for r in ref["resid"]]
     assert d["n"] == sum(fitted)
-    for key, want in [
-        ("durbin_watson", ref["dw"]),
-        (("jarque_bera", "statistic"), ref["jb"]),
-        (("jarque_bera", "p"), ref["jb_p"]),
-        (("breusch_pagan", "statistic"), ref["bp"]),
-        (("breusch_pagan", "p"), ref["bp_p"]),
-    ]:
-        value = d[key] if isinstance(key, str) else d[key[0]][key[1]]
-        assert value == pytest.approx(want, rel=1e-8), (ref["model"], key)
-    assert d["breusch_pagan"]["df"] == ref["bp_df"]
+    _check_statistics(d, ref)
     # flagged rows, counted from R's rstudent and cooks.distance
     t = np.array([np.nan if v is None else v for v in ref["rstudent"]])
     cook = np.array([np.nan if v is None else v for v in ref["cooks"]])
