@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.nist_lre import replicate  # the file the bench times, made the same way
+
 from .conftest import ROOT
 from .test_accuracy import CERT, NIST, exact_lstsq, lre
 
@@ -26,18 +28,6 @@ pytestmark = pytest.mark.big
 
 ROWS = 4_000_000
 PEAK_MB = 300
-
-
-def replicate(source: Path, target: Path, rows: int = ROWS) -> int:
-    """Write ``source``'s header and its data lines repeated until at least ``rows`` rows."""
-    head, *lines = source.read_text().splitlines()
-    reps = -(-rows // len(lines))
-    block = "\n".join(lines) + "\n"
-    with open(target, "w") as fh:
-        fh.write(head + "\n")
-        for done in range(0, reps, 1000):
-            fh.write(block * min(1000, reps - done))
-    return reps * len(lines)
 
 
 def cli_fit(path: Path, out_dir: Path, *args: str) -> tuple[dict, str, float]:
@@ -72,7 +62,7 @@ def test_nist_replicated_to_millions_of_rows(name, tmp_path):
         args.append("--no-intercept")
     original, _, _ = cli_fit(NIST / d["file"], tmp_path, *args)
     big = tmp_path / d["file"]
-    assert replicate(NIST / d["file"], big) >= ROWS
+    assert replicate(NIST / d["file"], big, ROWS) >= ROWS
     doc, err, peak = cli_fit(big, tmp_path, *args)
     big.unlink()
     assert "note:" not in err, err
@@ -95,7 +85,7 @@ def test_filip_shaped_polynomial_of_millions_of_rows(tmp_path):
     kept = fitting.read_dataset(str(small), formula=formula)  # the design's own float values
     exact = exact_lstsq(np.column_stack([np.ones(82), kept.problem.X]), kept.problem.y)
     big = tmp_path / "filip_big.csv"
-    assert replicate(small, big) >= ROWS
+    assert replicate(small, big, ROWS) >= ROWS
     doc, err, peak = cli_fit(big, tmp_path, "-F", formula)
     assert "note:" not in err, err
     names = ["x"] + [f"I(x^{k})" for k in range(2, 11)]
