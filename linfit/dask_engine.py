@@ -450,16 +450,10 @@ def merge_grouped(a, b, limit: int):
     the --max-groups error."""
     import dataclasses
 
-    from .groups import merge_groups
+    from .groups import add_groups
 
-    out = dataclasses.replace(a, stats=dict(a.stats))
-    out.report = ReadReport().merge(a.report).merge(b.report)
-    merge_groups(out, b.stats)
-    if len(out.stats) > limit:
-        raise DataError(
-            f"more than {limit:,} groups of {', '.join(out.by)}; raise --max-groups, or group "
-            "by fewer or coarser columns"
-        )
+    out = dataclasses.replace(a, stats=dict(a.stats), report=ReadReport().merge(a.report))
+    add_groups(out, b, limit, "")
     return out
 
 

@@ -187,11 +187,26 @@ def _group_keys(frame, by_names, lines, options, source: str):
     return keys, missing
 
 
-def too_many(source: str, by: list[str], limit: int, line: int) -> DataError:
+def too_many(
+    where: str, by: list[str], limit: int, line: int | None = None, context: str = ""
+) -> DataError:
+    """The --max-groups error: ``where`` (a file name, or "" on a Dask worker) has more than
+    ``limit`` groups; ``line`` starts another, or ``context`` says how they add up."""
+    if line is not None:
+        context = f" (line {line} starts another)"
     return DataError(
-        f"{source}: more than {limit:,} groups of {', '.join(by)} (line {line} starts "
-        "another); raise --max-groups, or group by fewer or coarser columns"
+        f"{where + ': ' if where else ''}more than {limit:,} groups of {', '.join(by)}"
+        f"{context}; raise --max-groups, or group by fewer or coarser columns"
     )
+
+
+def add_groups(out: Grouped, got: Grouped, limit: int, where: str, context: str = "") -> None:
+    """Add ``got``'s groups and read report (rows read after ``out``'s) to ``out``; more
+    than ``limit`` groups together is the --max-groups error."""
+    merge_groups(out, got.stats)
+    out.report.merge(got.report)
+    if len(out.stats) > limit:
+        raise too_many(where, out.by, limit, context=context)
 
 
 def read_groups_formula(
@@ -233,13 +248,7 @@ def absorb(out: Grouped, got: Grouped, limit: int) -> None:
     """Add one file's groups (``got``, read after ``out``'s files) to ``out``."""
     from .fitting import KEEP_ROWS
 
-    merge_groups(out, got.stats)
-    out.report.merge(got.report)
-    if len(out.stats) > limit:
-        raise DataError(
-            f"{got.source}: more than {limit:,} groups of {', '.join(out.by)} in the files "
-            "together; raise --max-groups, or group by fewer or coarser columns"
-        )
+    add_groups(out, got, limit, got.source, " in the files together")
     if out.rows is None or got.rows is None:
         if got.rows is None:
             out.why_no_rows = got.why_no_rows

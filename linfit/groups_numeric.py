@@ -120,7 +120,7 @@ def read_range(path, options, header: bytes, start, end, sel, template, limit: i
 def read_file(reader: CsvReader, template, limit: int):
     """The whole file into a new Grouped like ``template``: by two processes over byte
     ranges when the file is large (as an ungrouped fit reads it), else in this one."""
-    from .groups import merge_groups
+    from .groups import add_groups
     from .parallel import read_ranges, workers_for
 
     sel = selection(reader, template)
@@ -132,13 +132,7 @@ def read_file(reader: CsvReader, template, limit: int):
         if parts is not None and all(p.clean for p in parts):
             out = parts[0]
             for part in parts[1:]:
-                merge_groups(out, part.stats)
-                out.report.merge(part.report)
-            if len(out.stats) > limit:
-                raise DataError(
-                    f"{reader.name}: more than {limit:,} groups of {', '.join(out.by)}; raise "
-                    "--max-groups, or group by fewer or coarser columns"
-                )
+                add_groups(out, part, limit, reader.name)
             out.why_no_rows = "the file was read by several processes, which keep no rows"
             return out
     out = dataclasses.replace(template, stats={}, parts=[], report=ReadReport())

@@ -230,3 +230,23 @@ def test_long_ids_are_never_merged_into_one_group(tmp_path, late):
     new.write_text(f"g,x\n{ids[0]},2\n{ids[1]},2\n")
     out = run_cli("predict", str(model), str(new)).stdout.splitlines()
     assert [float(r.split(",")[-1]) for r in out[1:]] == pytest.approx([10, -9])
+
+
+def test_too_many_groups_says_where_in_one_line(tmp_path):
+    """Every reading path words the --max-groups error alike: the file, the limit, the line
+    that starts one group too many (or that the files add up)."""
+    tail = "; raise --max-groups, or group by fewer or coarser columns\n"
+    text = tmp_path / "t.csv"
+    text.write_text("g,x,y\na,1,1\na,2,3\nb,1,1\nb,2,5\nc,1,2\nc,2,2\n")
+    nums = tmp_path / "n.csv"
+    nums.write_text(text.read_text().replace("a,", "1,").replace("b,", "2,").replace("c,", "3,"))
+    for path, extra in [(text, []), (nums, []), (text, ["-F", "y ~ x"])]:
+        args = extra or ["-x", "x", "-y", "y"]
+        r = run_cli("fit", path, *args, "--by", "g", "--max-groups", "2")
+        assert r.returncode == 4
+        assert r.stderr == f"Error: {path}: more than 2 groups of g (line 6 starts another){tail}"
+    more = tmp_path / "m.csv"
+    more.write_text("g,x,y\nz,1,1\nz,2,3\n")
+    r = run_cli("fit", text, more, "-x", "x", "-y", "y", "--by", "g", "--max-groups", "3")
+    assert r.returncode == 4
+    assert r.stderr == f"Error: {more}: more than 3 groups of g in the files together{tail}"
