@@ -49,8 +49,9 @@ class Grouped:
     report: ReadReport = field(default_factory=ReadReport)
     source: str = "the data"
     formula: str | None = None
-    #: The groups' rows while all of them together hold at most KEEP_ROWS values (for lstsq's
-    #: refinement): per group (V, w) blocks; None once past the limit.
+    #: The groups' rows while all of them together hold at most fitting.keep_limit() values,
+    #: the limit an ungrouped fit keeps rows under (for lstsq's refinement): per group (V, w)
+    #: blocks; None once past the limit.
     rows: dict[tuple[str, ...], list] | None = field(default_factory=dict)
     kept_values: int = 0
     parts: list = field(default_factory=list)  # every group's DesignPart (formula)
@@ -62,10 +63,10 @@ class Grouped:
         """Keep a group's block of rows while the budget allows; past it, drop them all."""
         if self.rows is None:
             return
-        from .fitting import KEEP_ROWS
+        from .fitting import keep_limit
 
         self.kept_values += V.size
-        if self.kept_values > KEEP_ROWS:
+        if self.kept_values > keep_limit():
             self.rows = None
             for p in self.parts:
                 p.blocks, p.kept_w = None, None
@@ -246,7 +247,7 @@ def read_groups_formula(
 
 def absorb(out: Grouped, got: Grouped, limit: int) -> None:
     """Add one file's groups (``got``, read after ``out``'s files) to ``out``."""
-    from .fitting import KEEP_ROWS
+    from .fitting import keep_limit
 
     add_groups(out, got, limit, got.source, " in the files together")
     if out.rows is None or got.rows is None:
@@ -257,7 +258,7 @@ def absorb(out: Grouped, got: Grouped, limit: int) -> None:
     for key, blocks in got.rows.items():
         out.rows.setdefault(key, []).extend(blocks)
     out.kept_values += got.kept_values
-    if out.kept_values > KEEP_ROWS:
+    if out.kept_values > keep_limit():
         out.rows = None
 
 
