@@ -23,6 +23,7 @@ from .errors import DataError, ModelFileError, UsageError, quote
 from .io import CsvOptions, CsvReader, parse_text_column
 from .metrics import fit_metrics
 from .model import LinearModel
+from .predict_fast import frame_predictions
 
 
 @dataclass
@@ -80,10 +81,7 @@ def predict_frame(
         )
     else:
         X = np.empty((0, len(idx)))
-    ok = ~np.isnan(X).any(axis=1)
-    pred = np.full(len(frame), np.nan)
-    if ok.any():
-        pred[ok] = model.predict(X[ok])
+    ok, pred = frame_predictions(model, X)
     return X, ok, pred
 
 

@@ -53,8 +53,8 @@ def wanted(
 
 
 def frame_predictions(model: LinearModel, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Which rows have every feature, and their predictions (NaN elsewhere): the arithmetic
-    of :func:`linfit.predict.predict_frame`, on the same frame, so the same bits."""
+    """Which rows have every feature, and their predictions (NaN elsewhere); both paths
+    predict through this, frame by frame, so their predictions are the same bits."""
     ok = ~np.isnan(X).any(axis=1)
     pred = np.full(len(X), np.nan)
     if ok.any():
