@@ -20,7 +20,7 @@ from .design import Column, Design
 from .errors import DataError
 from .formula import Formula
 from .formula import parse as parse_formula
-from .io import CsvOptions, CsvReader, ReadReport, numeric_cells, parse_text_column
+from .io import CsvOptions, CsvReader, ReadReport, numeric_cells, parse_text_column, text_cells
 from .solvers import Problem
 
 
@@ -167,12 +167,10 @@ def fold_frame(part: DesignPart, frame, lines: np.ndarray, options: CsvOptions) 
     def is_number(cells: np.ndarray) -> np.ndarray:
         return numeric_cells(cells, options)
 
-    cells = {c: np.char.strip(frame[c].to_numpy(dtype=object).astype(str)) for c in design.columns}
-    V, keep = design.transform(cells, lines, parse, is_number)
+    V, keep = design.transform(text_cells(frame, design.columns), lines, parse, is_number)
     w = None
     if part.w_col is not None:
-        w_cells = np.char.strip(frame[part.w_col].to_numpy(dtype=object).astype(str))
-        w = parse(w_cells, part.w_col, lines)
+        w = parse(text_cells(frame, [part.w_col])[part.w_col], part.w_col, lines)
         V, keep, w = weigh_rows(V, keep, w, part.w_col, lines, part.source, options.na)
     report.rows_read += len(lines)
     report.drop(lines, ~keep)

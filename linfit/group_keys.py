@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .io import CsvOptions
+from .io import CsvOptions, text_cells
 
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _SEP = "\x1f"  # joins a row's cells of several --by columns (a unit separator, not in CSV)
@@ -95,7 +95,8 @@ def sorted_keys(keys: list[tuple[str, ...]], width: int) -> list[tuple[str, ...]
 
 def cells(frame, columns: list[str]) -> list[np.ndarray]:
     """The group columns' cells of a text frame, stripped."""
-    return [np.char.strip(frame[c].to_numpy(dtype=object).astype(str)) for c in columns]
+    stripped = text_cells(frame, columns)
+    return [stripped[c] for c in columns]
 
 
 def split_rows(

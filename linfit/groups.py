@@ -22,7 +22,15 @@ from .dataset import several
 from .errors import DataError, LinfitError, UsageError, quote
 from .group_keys import cells, key_value, sorted_keys, split_rows
 from .grouped_model import GroupedModel, GroupEntry
-from .io import NA_TOKENS, CsvOptions, CsvReader, ReadReport, negative_weight, parse_text_column
+from .io import (
+    NA_TOKENS,
+    CsvOptions,
+    CsvReader,
+    ReadReport,
+    negative_weight,
+    parse_text_column,
+    text_cells,
+)
 from .layout import MISSING, Column, Grid
 from .model import LinearModel, check_names
 
@@ -307,14 +315,10 @@ def fold_formula_frame(
         design, stats = part.design, part.stats
         sub = frame.iloc[idx]
         g_lines = lines[idx]
-        cells = {
-            c: np.char.strip(sub[c].to_numpy(dtype=object).astype(str)) for c in design.columns
-        }
-        V, keep = design.transform(cells, g_lines, parse, is_number)
+        V, keep = design.transform(text_cells(sub, design.columns), g_lines, parse, is_number)
         w = None
         if w_col is not None:
-            w_cells = np.char.strip(sub[w_col].to_numpy(dtype=object).astype(str))
-            w = parse(w_cells, w_col, g_lines)
+            w = parse(text_cells(sub, [w_col])[w_col], w_col, g_lines)
             V, keep, w = weigh_rows(V, keep, w, w_col, g_lines, source, options.na)
         if (~keep).any():
             out.report.drop(g_lines, ~keep)

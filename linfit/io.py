@@ -455,6 +455,12 @@ def _row_lines_hint(choose: str | None) -> str:
     return f", or {choose}" if choose else ""
 
 
+def text_cells(frame, columns) -> dict[str, np.ndarray]:
+    """The named columns of a text frame as arrays of stripped strings: what the formula,
+    group and weight readers parse (and group keys are made of)."""
+    return {c: np.char.strip(frame[c].to_numpy(dtype=object).astype(str)) for c in columns}
+
+
 def parse_text_column(
     values,
     name: str,

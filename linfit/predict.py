@@ -20,7 +20,7 @@ import numpy as np
 
 from .accumulate import DesignStats
 from .errors import DataError, ModelFileError, UsageError, quote
-from .io import CsvOptions, CsvReader, parse_text_column
+from .io import CsvOptions, CsvReader, parse_text_column, text_cells
 from .metrics import fit_metrics
 from .model import LinearModel
 from .predict_fast import frame_predictions
@@ -39,10 +39,6 @@ class PredictReport:
     no_weights: bool = False  # --diagnostics of a weighted model, no weights column: w = 1
 
 
-def _cells(frame, columns: list[str]) -> dict[str, np.ndarray]:
-    return {c: np.char.strip(frame[c].to_numpy(dtype=object).astype(str)) for c in columns}
-
-
 def _parser(source: str, options: CsvOptions):
     def parse(cells: np.ndarray, name: str, lines: np.ndarray) -> np.ndarray:
         return parse_text_column(cells, name, source, lines, options, None)
@@ -55,7 +51,7 @@ def predict_design(model: LinearModel, frame, source: str, options: CsvOptions):
     design = model.design
     lines = frame.index.to_numpy(dtype=np.int64)
     X, missing, unseen = design.matrix(
-        _cells(frame, design.term_columns()), lines, _parser(source, options)
+        text_cells(frame, design.term_columns()), lines, _parser(source, options)
     )
     ok = ~missing & ~unseen
     pred = np.full(len(frame), np.nan)
@@ -218,7 +214,7 @@ def predict_csv(
                 return np.full(len(frame), np.nan)
             if design is not None:
                 return design.target_values(
-                    _cells(frame, design.formula.target.columns()),
+                    text_cells(frame, design.formula.target.columns()),
                     frame.index.to_numpy(),
                     _parser(reader.name, options),
                 )

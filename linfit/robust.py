@@ -115,17 +115,15 @@ def reread_rows(
 
 def design_block(frame, design, wname: str | None, parse) -> tuple:
     """One text block through the fitted formula: the rows the fit used (X, y, w)."""
-
-    def cells(columns):
-        return {c: np.char.strip(frame[c].to_numpy(dtype=object).astype(str)) for c in columns}
+    from .io import text_cells
 
     lines = frame.index.to_numpy(dtype=np.int64)
-    X, missing, unseen = design.matrix(cells(design.term_columns()), lines, parse)
-    yv = design.target_values(cells(design.formula.target.columns()), lines, parse)
+    X, missing, unseen = design.matrix(text_cells(frame, design.term_columns()), lines, parse)
+    yv = design.target_values(text_cells(frame, design.formula.target.columns()), lines, parse)
     ok = ~missing & ~unseen & np.isfinite(yv)
     w = None
     if wname is not None:
-        w = parse(cells([wname])[wname], wname, lines)
+        w = parse(text_cells(frame, [wname])[wname], wname, lines)
         ok &= ~np.isnan(w)
         w = w[ok]
     return X[ok], np.asarray(yv)[ok], w
