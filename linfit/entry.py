@@ -11,6 +11,13 @@ import sys
 
 from .errors import Terminated
 
+#: OpenBLAS's idle threads spin for 2**28 cycles (about 0.1 s) after they start and after
+#: every threaded call before they sleep; numpy's and scipy's copies each start a pool, so a
+#: fit on 2 cores lost 0.15–0.2 s of CPU to spinning, taken from polars' parsing threads.
+#: 2**4 cycles: they sleep at once and wake (microseconds) for the next call. Set here,
+#: before numpy is imported, unless the user chose a value.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
 
 def _terminate(signum: int, _frame: object) -> None:
     raise Terminated(signum)
