@@ -31,12 +31,26 @@ def check_width(p: int, source: str = "the data", intercept: bool = True) -> Non
         )
 
 
-def _scaled_diff(V: np.ndarray, shift: np.ndarray, scale: np.ndarray) -> np.ndarray:
+def _scaled_diff(
+    V: np.ndarray,
+    shift: np.ndarray,
+    scale: np.ndarray,
+    lo: np.ndarray | None = None,
+    hi: np.ndarray | None = None,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
     """(V − shift)·scale by rows, without overflow: where V − shift exceeds float64's range
-    (values near ±1e308 of both signs) it is formed from halves (exact at that magnitude)."""
+    (values near ±1e308 of both signs) it is formed from halves (exact at that magnitude).
+
+    Given the rows' minima ``lo`` and maxima ``hi``, the overflow is found from them alone
+    (rounding is monotonic: every v − s lies between lo − s and hi − s); ``out`` is an
+    array of V's shape to write into (a reused one spares the fresh pages a new one costs)."""
     with np.errstate(over="ignore", invalid="ignore"):
-        D = V - shift[:, None]
-        bad = ~np.isfinite(D).all(axis=1)
+        D = np.subtract(V, shift[:, None], out=out)
+        if lo is not None and hi is not None:
+            bad = ~(np.isfinite(lo - shift) & np.isfinite(hi - shift))
+        else:
+            bad = ~np.isfinite(D).all(axis=1)
         if bad.any():
             h = 0.5
             D[bad] = (V[bad] * h - shift[bad, None] * h) * (scale[bad, None] / h)
@@ -62,6 +76,24 @@ def _qr_r(A: np.ndarray) -> np.ndarray:
 GRAM_COND_MAX = 30.0
 
 
+def _gram(Z: np.ndarray) -> np.ndarray:
+    """Z Zᵀ. For a few long rows, one dot product per pair: OpenBLAS's matrix product of so
+    flat a shape is 2–3× slower (k = 2, 3 × 131,072: 0.07 against 0.17 ms, 0.16 against
+    0.51 ms)."""
+    k = Z.shape[0]
+    if k > DOT_ROWS:
+        return Z @ Z.T
+    G = np.empty((k, k))
+    for i in range(k):
+        for j in range(i + 1):
+            G[i, j] = G[j, i] = np.dot(Z[i], Z[j])
+    return G
+
+
+#: Up to this many rows, :func:`_gram` takes dot products pair by pair.
+DOT_ROWS = 8
+
+
 def _block_r(Z: np.ndarray, sw: np.ndarray | None = None) -> np.ndarray:
     """R of the block design [1, Zᵀ] (Z of shape (k, m), one row per column); with
     ``sw`` = √w (weighted rows, Z already multiplied by it) the design [√w, Zᵀ].
@@ -74,7 +106,7 @@ def _block_r(Z: np.ndarray, sw: np.ndarray | None = None) -> np.ndarray:
     G = np.empty((k + 1, k + 1))
     G[0, 0] = m if sw is None else float(sw @ sw)
     G[0, 1:] = G[1:, 0] = Z.sum(axis=1) if sw is None else Z @ sw
-    G[1:, 1:] = Z @ Z.T
+    G[1:, 1:] = _gram(Z)
     d = np.sqrt(np.diag(G))
     if np.all(d > 0):
         try:
@@ -128,7 +160,7 @@ class DesignStats:
     def _fold(self) -> None:
         """Fold the held rows into the factor."""
         if self.pending:
-            Z = np.concatenate(self.pending, axis=1)
+            Z = self.pending[0] if len(self.pending) == 1 else np.concatenate(self.pending, axis=1)
             sw = np.concatenate(self.pending_sw) if self.weighted else None
             self.pending, self.pending_sw = [], []
             Rb = _block_r(Z, sw)
@@ -191,11 +223,14 @@ class DesignStats:
         lo: np.ndarray | None = None,
         hi: np.ndarray | None = None,
         w: np.ndarray | None = None,
+        scratch: np.ndarray | None = None,
     ) -> None:
         """Fold a block in, given column-wise: V of shape (p+1, m), rows x₁…x_p, y.
 
         ``lo``/``hi`` are the block's column minima and maxima when the caller has them;
         ``w`` the rows' weights (finite, ≥ 0; checked by the reader), for a weighted fit.
+        ``scratch``: an array of V's shape the fold may write into, for a caller streaming
+        blocks of one size (reusing it spares the fresh pages a new array costs per block).
         """
         m = V.shape[1]
         if m == 0:
@@ -211,7 +246,11 @@ class DesignStats:
         self.lo = lo if self.lo is None else np.minimum(self.lo, lo)
         self.hi = hi if self.hi is None else np.maximum(self.hi, hi)
         self.n += m
-        Z = _scaled_diff(V, self.shift, self.scale)
+        folds_now = self.factor is not None or self.n >= self.p + 2
+        out = None
+        if folds_now and not self.pending and scratch is not None and scratch.shape == V.shape:
+            out = scratch  # Z is folded below, before the caller's next block reuses it
+        Z = _scaled_diff(V, self.shift, self.scale, lo, hi, out)
         if w is not None:
             w = np.asarray(w, dtype=np.float64)
             pos = w[w > 0]
@@ -222,7 +261,7 @@ class DesignStats:
             Z *= sw
             self.pending_sw.append(sw)
         self.pending.append(Z)
-        if self.factor is not None or self.n >= self.p + 2:
+        if folds_now:
             self._fold()
 
     def merge(self, other: DesignStats) -> DesignStats:
