@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,6 +31,9 @@ KEEP_ROWS = KEEP_VALUES
 #: After this many values have been read (2 MiB), lstsq's error bound of the rows so far is
 #: checked once: if it is certain to need no refinement, no more rows are kept.
 CHECK_VALUES = 1 << 18
+#: A file the fast reader reads past this size has scipy.special imported on another thread
+#: while polars parses it (linfit.special.preload): on a small file there is nothing to hide.
+PRELOAD_BYTES = 16 << 20
 
 
 def keep_limit() -> int:
@@ -204,8 +208,16 @@ def _read_one(
         why = not_kept()
         limit = keep_limit()
         checked = False
+        if reader.fast and os.path.getsize(reader.path) >= PRELOAD_BYTES:
+            from .special import preload
+
+            preload()  # while polars parses
+        scratch = np.empty((0, 0))
         for block in reader.blocks(sel, report):
-            stats.update_columns(*block.data, w=block.w)
+            V, lo, hi = block.data
+            if scratch.shape != V.shape:
+                scratch = np.empty_like(V)
+            stats.update_columns(V, lo, hi, w=block.w, scratch=scratch)
             if reservoir is not None:
                 reservoir.add(block.X, block.y)
             if keep:

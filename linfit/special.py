@@ -14,6 +14,7 @@ attribute as before. Nothing is hidden once the import is done.
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable
 
 _COMPAT = "scipy._lib.array_api_compat.numpy"
@@ -49,8 +50,23 @@ def _import_scipy_special() -> None:
         compat.__getattr__ = forward  # type: ignore[attr-defined]
 
 
+_preloading: threading.Thread | None = None
+
+
+def preload() -> None:
+    """Start importing scipy.special on another thread (once), for a caller about to wait
+    on work that does not hold the GIL (polars parsing a large file): the import, 60–80 ms
+    of a fit's start-up, then costs no wall time. :func:`t_and_f` waits for it to finish."""
+    global _preloading
+    if _preloading is None and "scipy.special" not in sys.modules:
+        _preloading = threading.Thread(target=_import_scipy_special, name="linfit-preload")
+        _preloading.start()
+
+
 def t_and_f() -> tuple[Callable, Callable, Callable]:
     """scipy.special's ``stdtr``, ``stdtrit`` and ``fdtrc``."""
+    if _preloading is not None:
+        _preloading.join()
     _import_scipy_special()
     from scipy.special import fdtrc, stdtr, stdtrit
 
