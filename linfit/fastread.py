@@ -3,7 +3,13 @@
 pandas' chunked C parser runs at about half polars' speed per core and its import is most of
 linfit's start-up, so a plain file (UTF-8, one of ``, ; tab |`` as delimiter, ``.`` decimals,
 no quote, lone CR, NUL or blank line, every chosen cell a finite number or empty) is parsed by
-polars, in byte chunks of CHUNK_BYTES (memory stays bounded whatever the file's size).
+polars, in one of two ways, memory bounded whatever the file's size:
+
+- every column chosen (``fit data.csv``, the common case): polars' streaming engine reads
+  the whole file on its own threads, ahead of linfit's fold (:class:`streamed_frames`): on
+  2 cores 0.64–0.70 s for 1e7 rows, against 0.83–0.86 s for the byte chunks;
+- otherwise, or from where the stream stops: byte chunks of CHUNK_BYTES, each parsed by
+  ``polars.read_csv`` after the checks below.
 
 The contract with :meth:`linfit.io.CsvReader.blocks`: :func:`frames` yields, frame by frame,
 exactly the float64 values and file lines that the pandas path gives for the same rows, in

@@ -850,7 +850,7 @@ class CsvReader:
         reads on, from the same row, so the blocks are the same whichever read them."""
         wanted = [*sel.x_idx, sel.y_idx] + ([] if sel.w_idx is None else [sel.w_idx])
         if chunk_rows is None:
-            chunk_rows = max(1 << 14, min(1 << 17, (1 << 21) // max(1, len(wanted))))
+            chunk_rows = max(1 << 14, min(1 << 20, (1 << 21) // max(1, len(wanted))))
         done = 0  # frames the fast reader gave
         if self.fast:
             from .fastread import Fallback, frames
