@@ -425,15 +425,17 @@ def update_groups(
     first rows, weights, a block too ill-conditioned for its Gram matrix, an overflow)
     each take :meth:`DesignStats.update_columns`."""
     ends = [*starts[1:], D.shape[1]]
+    k = D.shape[0]
     fast: list[int] = []
     for g, st in enumerate(stats):
-        if st.factor is not None and not st.pending and not st.weighted and ends[g] > starts[g]:
+        # a block of at most k rows has a singular Gram matrix (its Cholesky would fail the
+        # whole batch): it takes the single road, as a block of one group's first rows does
+        if st.factor is not None and not st.pending and not st.weighted and ends[g] - starts[g] > k:
             fast.append(g)
         else:
             st.update_columns(D[:, starts[g] : ends[g]], lo[:, g], hi[:, g])
     if not fast:
         return
-    k = D.shape[0]
     shift = np.array([stats[g].shift for g in fast])  # (G, k)
     scale = np.array([stats[g].scale for g in fast])
     with np.errstate(over="ignore", invalid="ignore"):
@@ -465,20 +467,17 @@ def update_groups(
         Gn = G[idx] / (d[idx, :, None] * d[idx, None, :])
         try:
             L = np.linalg.cholesky(Gn)
-        except np.linalg.LinAlgError:  # one is not positive definite: each on its own
+        except np.linalg.LinAlgError:  # one is not positive definite: each on its own below
             L = None
         if L is not None:
             sv = np.linalg.svd(L, compute_uv=False)
-            good = (sv[:, -1] > 0) & (sv[:, 0] <= GRAM_COND_MAX * sv[:, -1])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                good = (sv[:, -1] > 0) & (sv[:, 0] / sv[:, -1] <= GRAM_COND_MAX)  # as _block_r
             sel = idx[good]
             Rb[sel] = np.transpose(L[good], (0, 2, 1)) * d[sel, None, :]
             done[sel] = True
-    for i in np.flatnonzero(~done).tolist():  # Householder QR, as _block_r does
-        Z = Zs[i]
-        A = np.empty((Z.shape[1], k + 1), order="F")
-        A[:, 0] = 1.0
-        A[:, 1:] = Z.T
-        Rb[i] = _qr_r(A)
+    for i in np.flatnonzero(~done).tolist():  # each its own _block_r: Cholesky, or QR
+        Rb[i] = _block_r(Zs[i])
     F = np.array([stats[g].factor for g in fast])
     R = np.linalg.qr(np.concatenate([F, Rb], axis=1), mode="r")
     signs = np.where(np.diagonal(R, axis1=1, axis2=2) < 0, -1.0, 1.0)

@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 
+from . import errors
 from .errors import Terminated
 
 #: OpenBLAS's idle threads spin for 2**28 cycles (about 0.1 s) after they start and after
@@ -20,15 +21,24 @@ os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 
 def _terminate(signum: int, _frame: object) -> None:
-    raise Terminated(signum)
+    errors.interruption = Terminated(signum)
+    raise errors.interruption
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    errors.interruption = KeyboardInterrupt()
+    raise errors.interruption
 
 
 def install_signal_handlers() -> None:
-    """SIGTERM and SIGHUP raise :class:`Terminated` (SIGINT already raises
-    KeyboardInterrupt), so cleanup code runs on every way out."""
+    """SIGTERM and SIGHUP raise :class:`Terminated`, SIGINT KeyboardInterrupt as Python's own
+    handler does, so cleanup code runs on every way out; each is recorded in
+    :data:`linfit.errors.interruption` as it is raised."""
     for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
         if sig is not None and signal.getsignal(sig) is signal.SIG_DFL:
             signal.signal(sig, _terminate)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _interrupt)
 
 
 def _say(message: str) -> None:

@@ -82,6 +82,12 @@ class UsageError(LinfitError):
     code = ExitCode.USAGE
 
 
+#: The interruption (Ctrl-C, SIGTERM, SIGHUP) the command line's signal handlers raised last,
+#: so that code can tell it from the error a library made of it: pandas' C parser turns an
+#: exception raised inside its read call into "Calling read(nbytes) on source failed".
+interruption: BaseException | None = None
+
+
 class Terminated(BaseException):
     """Raised by the CLI's SIGTERM/SIGHUP handlers, so that every ``finally`` and cleanup
     (temporary files, worker processes) runs as it does for Ctrl-C. Not an ``Exception``:

@@ -6,7 +6,7 @@ no quote, lone CR, NUL or blank line, every chosen cell a finite number or empty
 polars, in one of two ways, memory bounded whatever the file's size:
 
 - every column chosen (``fit data.csv``, the common case): polars' streaming engine reads
-  the whole file on its own threads, ahead of linfit's fold (:class:`streamed_frames`): on
+  the whole file on its own threads, ahead of linfit's fold (:class:`StreamedFrames`): on
   2 cores 0.67–0.71 s for a fit of 1e7 rows × 2, against 0.85–0.87 s by byte chunks;
 - otherwise, or from where the stream stops: byte chunks of CHUNK_BYTES, each parsed by
   ``polars.read_csv`` after the checks below.
@@ -92,6 +92,42 @@ def usable(path: str, sep: str, decimal: str, thousands: str | None, utf8: bool)
     return True
 
 
+class Frames:
+    """Gathers parsed columns into frames of ``chunk_rows`` rows (the last one shorter),
+    counting the empty cells of each frame, for both of :func:`frames`' roads."""
+
+    def __init__(self, k: int, chunk_rows: int, first_line: int) -> None:
+        self.k, self.chunk_rows, self.line = k, chunk_rows, first_line
+        self.frame = np.empty((k, chunk_rows))
+        self.nulls = np.zeros(k, dtype=np.int64)
+        self.filled = 0
+
+    def add(self, cols: list[np.ndarray], series=None):
+        """Yield the frames ``cols`` (equal-length columns) complete, as :func:`checked`
+        gives them; ``series`` (polars Series with nulls) to count empty cells."""
+        m, at = len(cols[0]), 0
+        while at < m:
+            take = min(self.chunk_rows - self.filled, m - at)
+            for j in range(self.k):
+                self.frame[j, self.filled : self.filled + take] = cols[j][at : at + take]
+                if series is not None and series[j].null_count():
+                    self.nulls[j] += series[j].slice(at, take).null_count()
+            self.filled += take
+            at += take
+            if self.filled == self.chunk_rows:
+                yield checked(self.frame, self.nulls, self.line)
+                self.line += self.filled
+                self.frame, self.filled = np.empty((self.k, self.chunk_rows)), 0
+                self.nulls = np.zeros(self.k, dtype=np.int64)
+
+    def rest(self):
+        """The last, shorter frame, if any rows are left."""
+        if self.filled:
+            yield checked(np.ascontiguousarray(self.frame[:, : self.filled]), self.nulls, self.line)
+            self.line += self.filled
+            self.filled = 0
+
+
 def frames(
     path: str,
     start: int,
@@ -104,14 +140,15 @@ def frames(
     """The rows of ``path`` from byte ``start`` (the first data row, on ``first_line``) as
     frames of ``chunk_rows`` rows: (V, lines, lo, hi), V of shape (len(wanted), m) holding
     the ``wanted`` columns in that order, lo and hi its rows' minima and maxima.
-    Raises :class:`Fallback` before a frame it cannot vouch for (see the module's note)."""
+    Raises :class:`Fallback` before a frame it cannot vouch for (see the module's note), and
+    :class:`StreamMismatch` if a frame the stream gave is not the file's."""
     for name, value in POLARS_SETTINGS.items():  # before polars' first CSV read
         os.environ.setdefault(name, value)
     import polars as pl
 
     given: list[bytes] = []  # digests of the frames the streaming engine gave
     if sorted(set(wanted)) == list(range(n_columns)) and _lines_before(path, start, first_line):
-        streamed = streamed_frames(path, first_line, sep, n_columns, wanted, chunk_rows)
+        streamed = StreamedFrames(path, start, first_line, sep, n_columns, wanted, chunk_rows)
         for frame in streamed:
             given.append(digest(frame[0]))
             yield frame
@@ -119,50 +156,30 @@ def frames(
             return
     # byte chunks from the first row; frames the stream gave are checked, not given again
     names, schema, projection = layout(pl, n_columns, wanted)
-    k = len(wanted)
-    frame = np.empty((k, chunk_rows))
-    nulls = np.zeros(k, dtype=np.int64)
-    filled = 0
-    line = first_line
+    out = Frames(len(wanted), chunk_rows, first_line)
     seen = 0  # frames read here
     for chunk in chunks(path, start):
         series = parse(pl, chunk, sep, n_columns, names, schema, projection, wanted)
-        cols = [s.to_numpy() for s in series]
-        col_nulls = [s.null_count() > 0 for s in series]
-        m = len(cols[0])
-        at = 0
-        while at < m:
-            take = min(chunk_rows - filled, m - at)
-            for j in range(k):
-                frame[j, filled : filled + take] = cols[j][at : at + take]
-                if col_nulls[j]:
-                    nulls[j] += series[j].slice(at, take).null_count()
-            filled += take
-            at += take
-            if filled == chunk_rows:
-                out = checked(frame, nulls, line)
-                if seen < len(given):
-                    _same(out[0], given[seen], path, line)
-                else:
-                    yield out
-                seen += 1
-                line += filled
-                frame, filled = np.empty((k, chunk_rows)), 0
-                nulls[:] = 0
-    if filled:
-        out = checked(np.ascontiguousarray(frame[:, :filled]), nulls, line)
+        for frame in out.add([s.to_numpy() for s in series], series):
+            if seen < len(given):
+                _same(frame[0], given[seen], path, out.line)
+            else:
+                yield frame
+            seen += 1
+    for frame in out.rest():
         if seen < len(given):
-            _same(out[0], given[seen], path, line)
+            _same(frame[0], given[seen], path, out.line)
         else:
-            yield out
+            yield frame
         seen += 1
     if seen < len(given):
-        raise StreamMismatch(path, line)
+        raise StreamMismatch(path, out.line)
 
 
 class StreamMismatch(LinfitError):
-    """The streaming engine gave rows the byte chunks do not find in the file (never seen;
-    a safety net behind the polars behaviour :class:`streamed_frames` describes)."""
+    """The streaming engine gave rows the byte chunks do not find in the file. The reader
+    (:meth:`linfit.io.CsvReader.blocks`) then has pandas read the file, and reports its
+    error: polars gives such rows only before it raises on a row pandas refuses too."""
 
     def __init__(self, path: str, line: int) -> None:
         super().__init__(
@@ -174,8 +191,9 @@ class StreamMismatch(LinfitError):
 
 def digest(V: np.ndarray) -> bytes:
     """A frame's fingerprint: its columns' bit patterns summed as integers (mod 2⁶⁴), and its
-    size. Exact for what it guards against (rows from elsewhere in the file, or missing): one
-    pass over the frame, about 0.2 ms per 2 MB."""
+    size. It tells rows from elsewhere in the file, or missing ones, which is how polars
+    fails (whole pieces of the file dropped or shifted); not two rows swapped within the
+    frame, which it does not do. One pass over the frame, about 0.2 ms per 2 MB."""
     return np.add.reduce(V.view(np.uint64), axis=1).tobytes() + V.shape[1].to_bytes(8, "little")
 
 
@@ -200,7 +218,8 @@ def scan(path: str, first_line: int, sep: str, n_columns: int):
     """polars' batches (DataFrames with columns c0, c1, …) of the rows of ``path`` from
     ``first_line`` (the lines before it skipped whole), every column parsed as Float64: a
     cell that is not a number, and every cell a short row or blank line lacks, is a null.
-    None where polars refuses to start (an older polars): the byte chunks read instead."""
+    None where polars refuses to start (an older polars): the byte chunks read instead.
+    Dropping the iterator releases polars' work: with no one taking batches it waits."""
     try:
         import polars as pl
 
@@ -220,16 +239,6 @@ def scan(path: str, first_line: int, sep: str, n_columns: int):
         return None
 
 
-def _stop(batches) -> None:
-    """Stop polars' work on ``batches`` (it would otherwise parse the file to its end)."""
-    halt = getattr(batches, "stop", None)
-    if halt is not None:
-        try:
-            halt()
-        except Exception:  # noqa: BLE001 - already stopped or finished
-            pass
-
-
 def _lines_before(path: str, start: int, first_line: int) -> bool:
     """Whether the ``start`` bytes before the rows are ``first_line`` − 1 whole lines ending
     in LF, as the streaming engine's ``skip_lines`` counts them (not a CR-only header)."""
@@ -238,7 +247,20 @@ def _lines_before(path: str, start: int, first_line: int) -> bool:
     return head.endswith(b"\n") and head.count(b"\n") == first_line - 1
 
 
-class streamed_frames:
+def _blank_tail(path: str, start: int) -> int:
+    """How many blank lines end the file after byte ``start`` (the streaming engine gives
+    each as a row of nulls; pandas and the byte chunks skip them)."""
+    with open(path, "rb") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        fh.seek(max(start, size - 4096))
+        tail = fh.read()
+    body = tail.rstrip(b"\r\n")
+    if len(body) == len(tail) or (not body and size - 4096 > start):
+        return 0  # no line end at the end, or more blank lines than the tail read shows
+    return max(0, tail[len(body) :].replace(b"\r\n", b"\n").count(b"\n") - 1)
+
+
+class StreamedFrames:
     """The frames of :func:`frames` from polars' streaming CSV engine, for a file whose every
     column is chosen (each parsed as Float64), the common case, at polars' own speed: it
     maps the file and parses ahead on its threads while linfit folds the frame before.
@@ -246,7 +268,8 @@ class streamed_frames:
     Every cell polars cannot read as a number is a null (``ignore_errors``), as are the cells
     a short row or a blank line lacks; a quote, a NUL, a lone CR, a byte that is not ASCII,
     or a blank where polars takes none make such a cell. At the first null it stops, with
-    ``finished`` False, having given only whole frames of rows it read as numbers.
+    ``finished`` False, having given only whole frames of rows it read as numbers; rows of
+    nulls that are the blank lines ending the file are skipped, as pandas skips them.
 
     What it cannot turn into a null it raises (a row with more fields than the header), and
     polars (2.1) then may already have given rows from the wrong place: it drops the failing
@@ -255,46 +278,54 @@ class streamed_frames:
     frame given against its own (:func:`digest`), and gives the frames after them. A file
     the stream reads to its end, without a null or an error, is read once."""
 
-    def __init__(self, path, first_line, sep, n_columns, wanted, chunk_rows) -> None:
-        self.args = (path, first_line, sep, n_columns, wanted, chunk_rows)
+    def __init__(self, path, start, first_line, sep, n_columns, wanted, chunk_rows) -> None:
+        self.args = (path, start, first_line, sep, n_columns, wanted, chunk_rows)
         self.finished = False
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, range, np.ndarray, np.ndarray]]:
-        path, first_line, sep, n_columns, wanted, chunk_rows = self.args
+        path, start, first_line, sep, n_columns, wanted, chunk_rows = self.args
         batches = scan(path, first_line, sep, n_columns)
         if batches is None:
             return
-        k = len(wanted)
-        frame = np.empty((k, chunk_rows))
-        no_nulls = np.zeros(k, dtype=np.int64)
-        filled = 0
-        line = first_line
+        blank = _blank_tail(path, start)
+        out = Frames(len(wanted), chunk_rows, first_line)
+        tail = 0  # rows of nulls seen at the end so far
         try:
             for df in batches:
-                if any(n for n in df.null_count().row(0)):
-                    return
-                cols = [df.get_column(f"c{i}").to_numpy() for i in wanted]
-                m, at = df.height, 0
-                while at < m:
-                    take = min(chunk_rows - filled, m - at)
-                    for j in range(k):
-                        frame[j, filled : filled + take] = cols[j][at : at + take]
-                    filled += take
-                    at += take
-                    if filled == chunk_rows:
-                        yield checked(frame, no_nulls, line)
-                        line += filled
-                        frame, filled = np.empty((k, chunk_rows)), 0
+                cols = [df.get_column(f"c{i}") for i in wanted]
+                if any(c.null_count() for c in cols):
+                    clean = _clean_rows(df, tail == 0)
+                    if clean is None or tail + (df.height - clean) > blank:
+                        return  # a null that is not a blank line ending the file
+                    tail += df.height - clean
+                    cols = [c.head(clean) for c in cols]
+                elif tail:
+                    return  # rows after the blank lines: they were not the end
+                yield from out.add([c.to_numpy() for c in cols])
         except Fallback:  # a value pandas reads otherwise (checked): pandas reads on
             raise
         except Exception:  # noqa: BLE001 - polars refused a row: the byte chunks say why
             return
-        finally:
-            _stop(batches)
-        if filled:
-            yield checked(np.ascontiguousarray(frame[:, :filled]), no_nulls, line)
+        if tail != blank:
+            return
+        yield from out.rest()
         # no row at all: the byte chunks say whether the file has none
-        self.finished = line > first_line or filled > 0
+        self.finished = out.line > first_line
+
+
+def _clean_rows(df, may_have_rows: bool) -> int | None:
+    """How many rows of ``df`` come before its rows of nulls, if every row after them is
+    null in every column (None otherwise); with ``may_have_rows`` False, all must be."""
+    import polars as pl
+
+    empty = df.select(pl.all_horizontal(pl.all().is_null())).to_series()
+    first = empty.arg_true()
+    if len(first) == 0:
+        return None
+    at = int(first[0])
+    if at and (not may_have_rows or sum(df.head(at).null_count().row(0))):
+        return None
+    return at if bool(empty.slice(at).all()) else None
 
 
 def layout(pl, n_columns: int, wanted: list[int]):

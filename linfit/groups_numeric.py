@@ -56,7 +56,8 @@ def looks_numeric(path: str, options, by: list[str]) -> bool:
 
 def _probe_cells(reader: CsvReader, by: list[str]) -> list[list[str]]:
     """The first PROBE_ROWS rows' cells of each group column, as text. A file the fast
-    reader takes (plain UTF-8, one-byte delimiter), without a quote in its first MiB, is
+    reader takes (plain UTF-8, one-byte delimiter), without a quote or lone CR in its first
+    MiB, is
     probed by the csv module, which splits such rows as pandas does, without importing
     pandas (0.2 s); any other through pandas, with all its dialect options. Only speed
     rides on the probe: the numeric pass hands a text group value it meets to the text
@@ -68,17 +69,20 @@ def _probe_cells(reader: CsvReader, by: list[str]) -> list[list[str]]:
         with open(reader.path, "rb") as fh:
             fh.seek(len(reader.header_bytes))
             data = fh.read(PROBE_BYTES)
-        if b'"' not in data:
+        if b'"' not in data and data.count(b"\r") == data.count(b"\r\n"):  # no lone CR
             rows = data.decode("utf-8", "replace").replace("\r\n", "\n").split("\n")
             if len(data) == PROBE_BYTES:
                 rows = rows[:-1]  # cut mid-line by the read
             rows = rows[:PROBE_ROWS]
             cells: list[list[str]] = [[] for _ in cols]
-            for row in csv.reader(rows, delimiter=reader.sep):
-                for out, j in zip(cells, cols):
-                    if j < len(row):
-                        out.append(row[j])
-            return cells
+            try:
+                for row in csv.reader(rows, delimiter=reader.sep):
+                    for out, j in zip(cells, cols):
+                        if j < len(row):
+                            out.append(row[j])
+                return cells
+            except csv.Error:  # pandas, below, reads what the csv module refuses
+                pass
     for _, frame in reader.frames_text(PROBE_ROWS):
         return [frame[c].tolist() for c in by]
     return []

@@ -796,6 +796,10 @@ class CsvReader:
         except pd.errors.EmptyDataError:
             return
         except pd.errors.ParserError as exc:
+            from . import errors
+
+            if errors.interruption is not None:  # raised in our read call: pandas lost it
+                raise errors.interruption from None
             shape = self._shape
             if shape is not None and shape.open_quote_line is not None:
                 raise DataError(
@@ -853,7 +857,7 @@ class CsvReader:
             chunk_rows = max(1 << 14, min(1 << 20, (1 << 21) // max(1, len(wanted))))
         done = 0  # frames the fast reader gave
         if self.fast:
-            from .fastread import Fallback, frames
+            from .fastread import Fallback, StreamMismatch, frames
 
             start, cols = len(self.header_bytes), len(self.columns)
             try:
@@ -861,20 +865,36 @@ class CsvReader:
                     self.path, start, self.data_line, self.sep, cols, wanted, chunk_rows
                 ):
                     done += 1
-                    block = self._block(V, lines, sel, wanted, report, lo, hi)
+                    try:
+                        block = self._block(V, lines, sel, wanted, report, lo, hi)
+                    except DataError:
+                        # pandas words every error: it may meet another first (a ragged row
+                        # its parser reads ahead to), and the stream's rows may be from the
+                        # wrong place before polars raises (see linfit.fastread)
+                        self._first_error(sel, wanted, chunk_rows)
+                        raise
                     if block is not None:
                         yield block
                 return
             except Fallback:
                 pass
+            except StreamMismatch:  # the file holds what polars raised on: pandas words it
+                self._first_error(sel, wanted, chunk_rows)
+                raise
+        yield from self._pandas_blocks(sel, wanted, chunk_rows, report, done)
+
+    def _pandas_blocks(
+        self, sel: Selection, wanted: list[int], chunk_rows: int, report: ReadReport, skip: int
+    ) -> Iterator[Block]:
+        """The pandas reader's blocks, after the first ``skip`` frames (read already)."""
         wide = len(self.columns) > WIDE_HEADER
         usecols = sorted(set(wanted)) if wide else None
         offset = 0
         for frame in self._frames(usecols, chunk_rows, as_text=False):
             lines = self._row_lines(frame, offset)
             offset += len(frame)
-            if done:  # read by the fast reader already
-                done -= 1
+            if skip:  # read by the fast reader already
+                skip -= 1
                 continue
             pos = {c: k for k, c in enumerate(usecols)} if wide else None
             cols = [(pos[i] if pos else i) for i in wanted]
@@ -883,6 +903,12 @@ class CsvReader:
             block = self._block(V, lines, sel, wanted, report)
             if block is not None:
                 yield block
+
+    def _first_error(self, sel: Selection, wanted: list[int], chunk_rows: int) -> None:
+        """Read the whole input with pandas, raising the first error it meets (none: return):
+        for an error found in rows the fast reader gave."""
+        for _ in self._pandas_blocks(sel, wanted, chunk_rows, ReadReport(), 0):
+            pass
 
     def _block(
         self,

@@ -59,8 +59,15 @@ def preload() -> None:
     of a fit's start-up, then costs no wall time. :func:`t_and_f` waits for it to finish."""
     global _preloading
     if _preloading is None and "scipy.special" not in sys.modules:
-        _preloading = threading.Thread(target=_import_scipy_special, name="linfit-preload")
+        _preloading = threading.Thread(target=_quietly, name="linfit-preload")
         _preloading.start()
+
+
+def _quietly() -> None:
+    try:
+        _import_scipy_special()
+    except BaseException:  # noqa: BLE001 - t_and_f's own import, on the caller's thread,
+        pass  # raises it where it can be reported
 
 
 def t_and_f() -> tuple[Callable, Callable, Callable]:

@@ -241,7 +241,7 @@ class StreamSpy:
     def __init__(self, monkeypatch) -> None:
         self.runs: list[tuple[int, bool]] = []
         spy = self
-        real = fastread.streamed_frames
+        real = fastread.StreamedFrames
 
         class Recorded(real):
             def __iter__(self):
@@ -253,7 +253,7 @@ class StreamSpy:
                 finally:
                     spy.runs.append((n, self.finished))
 
-        monkeypatch.setattr(fastread, "streamed_frames", Recorded)
+        monkeypatch.setattr(fastread, "StreamedFrames", Recorded)
 
 
 def _numeric_rows(n: int, seed: int = 5) -> list[str]:
@@ -296,7 +296,7 @@ LATE = {
     "nan": lambda r: "nan," + r.partition(",")[2],
     "minus zero": lambda r: "-0," + r.partition(",")[2],
     "not UTF-8": lambda r: r + "\xe9",
-    "trailing blank lines": lambda r: r + "\n\n\n",
+    "blank lines": lambda r: r + "\n\n\n",
 }
 
 
@@ -322,6 +322,28 @@ def test_a_late_surprise_hands_the_stream_over_at_the_right_row(tmp_path, monkey
     assert given <= 7 and not finished or case == "leading space", spy.runs
 
 
+@pytest.mark.parametrize(
+    ("end", "streamed"),
+    [("\n\n\n", True), ("\r\n\r\n", True), ("\n", True), ("\n \n", False), ("\n,,\n", False)],
+)
+def test_blank_lines_ending_a_file_do_not_stop_the_stream(tmp_path, monkeypatch, end, streamed):
+    """Blank lines at the end (polars gives each as a row of nulls) are skipped as pandas
+    skips them: the stream reads such a file to its end, once; a line of blanks or of empty
+    cells is a row, and the stream leaves it to the byte chunks and pandas."""
+    rows = _numeric_rows(1000)
+    eol = "\r\n" if "\r" in end else "\n"
+    path = tmp_path / "t.csv"
+    path.write_bytes((eol.join(["a,b,c", *rows]) + end).encode())
+    monkeypatch.setattr(fastread, "BATCH_ROWS", 64)
+    spy = StreamSpy(monkeypatch)
+    for na in ("drop", "raise"):
+        monkeypatch.setenv("LINFIT_READER", "auto")
+        fast = _blocks(path, None, 300, na)
+        monkeypatch.setenv("LINFIT_READER", "pandas")
+        assert fast == _blocks(path, None, 300, na)
+    assert spy.runs[0] == ((4, True) if streamed else spy.runs[0]) and spy.runs[0][1] == streamed
+
+
 def test_frames_the_stream_gave_are_checked_when_it_stops(tmp_path, monkeypatch):
     """Where the stream stops, the byte chunks read from the first row again and check each
     frame it gave; one that is not the file's (polars 2.1 can give rows from the wrong place
@@ -337,7 +359,7 @@ def test_frames_the_stream_gave_are_checked_when_it_stops(tmp_path, monkeypatch)
     monkeypatch.setenv("LINFIT_READER", "pandas")
     assert got == _blocks(path, None, 100)
     monkeypatch.setenv("LINFIT_READER", "auto")
-    real = fastread.streamed_frames
+    real = fastread.StreamedFrames
 
     class Wrong(real):  # one row of its second frame is another row's copy
         def __iter__(self):
@@ -347,7 +369,7 @@ def test_frames_the_stream_gave_are_checked_when_it_stops(tmp_path, monkeypatch)
                     V[:, 5] = V[:, 6]
                 yield V, lines, lo, hi
 
-    monkeypatch.setattr(fastread, "streamed_frames", Wrong)
+    monkeypatch.setattr(fastread, "StreamedFrames", Wrong)
     kind, message, code = _blocks(path, None, 100)
     assert kind == "StreamMismatch" and code == 1
     assert message == (
@@ -492,30 +514,49 @@ _GARBLE = r"""
 import json, os, sys
 import numpy as np
 from linfit import fastread
-from tests.test_fastread import StreamSpy, _blocks, _numeric_rows
+from linfit.errors import LinfitError
+from linfit.io import CsvOptions, CsvReader, ReadReport
+from tests.test_fastread import StreamSpy, _numeric_rows
 
 class MP:  # the bits of pytest's monkeypatch that StreamSpy uses
     def setattr(self, obj, name, value):
         setattr(obj, name, value)
 
+def blocks(path, weights):
+    try:
+        reader = CsvReader(path, CsvOptions())
+        try:
+            sel = reader.select(None, "b" if weights else None, None, "c" if weights else None)
+            return [b.V.view(np.uint64).tolist() for b in reader.blocks(sel, ReadReport(), 128)]
+        finally:
+            reader.close()
+    except LinfitError as exc:
+        return type(exc).__name__, str(exc), int(exc.code)
+
 out = []
 rng = np.random.default_rng(int(sys.argv[1]))
+fastread.BATCH_ROWS = 64
+fastread.CHUNK_BYTES = 2048  # many byte chunks: frames the stream gave are compared
 for trial in range(12):
     rows = _numeric_rows(3000, seed=trial)
     long_at = int(rng.integers(0, 3000))
     rows[long_at] += ",1"
+    weights = trial % 3 == 2
+    for i in range(3000):
+        if weights:  # positive weights, and negative ones after the long row only
+            w = -1.5 if i > long_at and i % 50 == 0 else 1.0 + (i % 7)
+            rows[i] = rows[i].rpartition(",")[0] + f",{w}"
     if trial % 3 == 1:
         rows[int(rng.integers(0, 3000))] = rows[0].rpartition(",")[0] + ","
     path = os.path.join(sys.argv[2], f"g{trial}.csv")
     with open(path, "w") as fh:
         fh.write("a,b,c\n" + "\n".join(rows) + "\n")
-    fastread.BATCH_ROWS = 64
     spy = StreamSpy(MP())
     os.environ["LINFIT_READER"] = "auto"
-    fast = _blocks(path, None, 128)
+    fast = blocks(path, weights)
     os.environ["LINFIT_READER"] = "pandas"
-    slow = _blocks(path, None, 128)
-    out.append([fast == slow, spy.runs[0][0] if spy.runs else 0, fast[0]])
+    slow = blocks(path, weights)
+    out.append([fast == slow, spy.runs[0][0] if spy.runs else 0, fast[0], fast[1]])
 print(json.dumps(out))
 """
 
@@ -523,7 +564,8 @@ print(json.dumps(out))
 def test_rows_polars_gives_before_it_raises_never_reach_a_fit(tmp_path):
     """polars 2.1's streaming engine, meeting a row with too many fields, can give rows from
     the wrong place before it raises (with small pieces of the file, as here, often). Every
-    such file still ends as pandas ends it: the same error, never a fit of those rows."""
+    such file still ends as pandas ends it: the same error, never a fit of those rows, nor
+    an error found in them (a negative weight at the wrong line), nor StreamMismatch."""
     env = {**os.environ, "POLARS_CSV_CHUNK_SIZE": "4096", "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(
         [sys.executable, "-c", _GARBLE, "7", str(tmp_path)],
@@ -535,6 +577,7 @@ def test_rows_polars_gives_before_it_raises_never_reach_a_fit(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     results = json.loads(proc.stdout)
-    assert all(same for same, _, _ in results), results
-    assert all(kind == "DataError" for _, _, kind in results), results
-    assert sum(given > 0 for _, given, _ in results) >= 3, results  # the stream gave frames
+    assert all(same for same, _, _, _ in results), results
+    assert all(kind == "DataError" for _, _, kind, _ in results), results
+    assert all("fields but the header has 3 (too many)" in m for _, _, _, m in results), results
+    assert sum(given > 0 for _, given, _, _ in results) >= 3, results  # the stream gave frames

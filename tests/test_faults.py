@@ -148,3 +148,33 @@ def test_predict_output_is_a_directory(tmp_path):
     assert res.returncode == 7
     assert res.stderr.startswith(f"Error: cannot write {tmp_path}: it is a directory")
     assert Path(tmp_path).is_dir()
+
+
+def test_an_interruption_inside_pandas_read_call_stays_an_interruption(tmp_path, monkeypatch):
+    """pandas' C parser turns an exception raised in its read call (where Ctrl-C or SIGTERM
+    often lands on a long read) into "Calling read(nbytes) on source failed" (exit 4); the
+    signal handlers record what they raised, and the reader raises that instead."""
+    from linfit import errors
+    from linfit.io import CsvReader
+    from linfit.rowshape import RowShape
+
+    big = tmp_path / "big.csv"
+    big.write_text("x,y\n" + "1,2\n" * 200_000)
+    real = RowShape.readinto
+    calls = []
+
+    def readinto(self, buffer):
+        calls.append(1)
+        if len(calls) == 3:
+            errors.interruption = KeyboardInterrupt()
+            raise errors.interruption
+        return real(self, buffer)
+
+    monkeypatch.setattr(RowShape, "readinto", readinto)
+    monkeypatch.setattr(errors, "interruption", None)
+    reader = CsvReader(str(big))
+    with pytest.raises(KeyboardInterrupt):
+        for _ in reader.frames_text(1000):
+            pass
+    reader.close()
+    assert len(calls) == 3
