@@ -70,11 +70,18 @@ def _quietly() -> None:
         pass  # raises it where it can be reported
 
 
-def t_and_f() -> tuple[Callable, Callable, Callable]:
-    """scipy.special's ``stdtr``, ``stdtrit`` and ``fdtrc``."""
-    if _preloading is not None:
-        _preloading.join()
-    _import_scipy_special()
-    from scipy.special import fdtrc, stdtr, stdtrit
+_functions: tuple[Callable, Callable, Callable] | None = None
 
-    return stdtr, stdtrit, fdtrc
+
+def t_and_f() -> tuple[Callable, Callable, Callable]:
+    """scipy.special's ``stdtr``, ``stdtrit`` and ``fdtrc`` (looked up once: the import
+    statements cost 0.09 ms a call, 0.09 s of ``fit --by`` with 1,000 groups)."""
+    global _functions
+    if _functions is None:
+        if _preloading is not None:
+            _preloading.join()
+        _import_scipy_special()
+        from scipy.special import fdtrc, stdtr, stdtrit
+
+        _functions = (stdtr, stdtrit, fdtrc)
+    return _functions
