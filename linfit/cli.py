@@ -1019,7 +1019,10 @@ def _fit_by(
     names = _split(by, "--by") or []
     if max_groups < 1:
         raise UsageError(f"--max-groups must be at least 1, not {max_groups}")
-    check_by_options(names, plot, cov_type, get_solver(method).needs_rows(options))
+    check_by_options(
+        names, plot, cov_type, get_solver(method).needs_rows(options), formula,
+        engine == Engine.dask,
+    )  # fmt: skip
     paths = expand_inputs(data)
     if engine == Engine.dask:
         from .dask_engine import read_dask_groups
@@ -1042,7 +1045,7 @@ def _fit_by(
             f"line {r.first_dropped_line})",
             quiet,
         )
-    fits = fit_groups(grouped, intercept, method, options, stats, level)
+    fits = fit_groups(grouped, intercept, method, options, stats, level, cov_type)
     for gf in fits:
         for n in gf.notes:
             _note(f"{', '.join(f'{k}={v}' for k, v in gf.values.items())}: {n}", quiet)

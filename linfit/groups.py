@@ -380,13 +380,27 @@ class GroupFit:
 
 
 def fit_groups(
-    grouped: Grouped, intercept: bool, method: str, options, stats, level: float
+    grouped: Grouped,
+    intercept: bool,
+    method: str,
+    options,
+    stats,
+    level: float,
+    cov: str = "nonrobust",
 ) -> list[GroupFit]:
-    """Fit every group (in order); a failure is recorded in its row."""
+    """Fit every group (in order); a failure is recorded in its row. A robust ``cov``
+    (HC0–HC3) takes each group's sandwich from its rows, kept in memory while they fit
+    (linfit.fitting.keep_limit); past that it is refused, with the reason."""
     from .design_read import finish
     from .fitting import fit_problem
     from .solvers import Problem
 
+    if cov != "nonrobust" and (grouped.rows is None or grouped.formula is not None):
+        raise DataError(
+            f"{grouped.source}: --by with --cov {cov} needs every group's rows in memory for "
+            f"its second pass, and they were not kept ({grouped.why_no_rows}); fit fewer rows, "
+            "or use --cov nonrobust"
+        )
     out = []
     for key in grouped.ordered():
         st = grouped.stats[key]
@@ -411,7 +425,9 @@ def fit_groups(
                     problem.w = np.concatenate([w for _, w in kept])
             if problem.X is None:
                 problem.where_rows = grouped.why_no_rows
-            outcome = fit_problem(problem, method, options, stats=stats, level=level, design=design)
+            outcome = fit_problem(
+                problem, method, options, stats=stats, level=level, design=design, cov=cov
+            )
             gf.model, gf.notes = outcome.model, outcome.notes
             gf.model.data = {"source": grouped.source, "group": values}
         except LinfitError as exc:
@@ -496,12 +512,22 @@ def grouped_model(grouped: Grouped, fits: list[GroupFit]) -> GroupedModel:
     return GroupedModel(list(grouped.by), grouped.target, entries, grouped.source)
 
 
-def check_by_options(by: list[str], plot, cov: str, method_needs_rows: bool) -> None:
+def check_by_options(
+    by: list[str],
+    plot,
+    cov: str,
+    method_needs_rows: bool,
+    formula: str | None = None,
+    dask: bool = False,
+) -> None:
     """What --by cannot go with (yet): clear usage errors."""
     if plot:
         raise UsageError("--by cannot draw plots yet; drop --plot/--plot-file")
-    if cov != "nonrobust":  # needs each group's rows a second time
-        raise UsageError("--by works with --cov nonrobust only for now")
+    if cov != "nonrobust" and (formula is not None or dask):  # each group's rows, again
+        raise UsageError(
+            f"--by with --cov {cov} works with --x/--y on the local engine only for now (each "
+            "group's rows are needed a second time); drop --formula/--engine dask or --cov"
+        )
     if method_needs_rows:
         raise UsageError(
             "--by reads only the groups' statistics; use --method lstsq or gd without --batch-size"

@@ -160,7 +160,7 @@ def test_missing_group_value_drops_the_row_and_limits(tmp_path):
 
 @pytest.mark.parametrize(
     "extra",
-    [("--cov", "HC3"), ("--method", "torch")],
+    [("--method", "torch"), ("--plot",)],
 )
 def test_refused_combinations(tmp_path, extra):
     path = tmp_path / "g.csv"
