@@ -422,8 +422,9 @@ def update_groups(
     per-call overhead of those, not the arithmetic, was most of ``fit --by``'s time.
 
     Unweighted groups past their first rows take the batched road; the others (a group's
-    first rows, weights, a block too ill-conditioned for its Gram matrix, an overflow)
-    each take :meth:`DesignStats.update_columns`."""
+    first rows, weights, a block of at most k rows) each take
+    :meth:`DesignStats.update_columns`, and a block whose Gram matrix is not finite or
+    too ill-conditioned gets its own :func:`_block_r`, as there."""
     ends = [*starts[1:], D.shape[1]]
     k = D.shape[0]
     fast: list[int] = []
@@ -436,24 +437,11 @@ def update_groups(
             st.update_columns(D[:, starts[g] : ends[g]], lo[:, g], hi[:, g])
     if not fast:
         return
-    shift = np.array([stats[g].shift for g in fast])  # (G, k)
-    scale = np.array([stats[g].scale for g in fast])
-    with np.errstate(over="ignore", invalid="ignore"):
-        ok = (np.isfinite(lo[:, fast].T - shift) & np.isfinite(hi[:, fast].T - shift)).all(axis=1)
-    for i in np.flatnonzero(~ok).tolist():  # values near ±1e308 of both signs: halves
-        g = fast[i]
-        stats[g].update_columns(D[:, starts[g] : ends[g]], lo[:, g], hi[:, g])
-    keep = np.flatnonzero(ok)
-    fast = [fast[i] for i in keep.tolist()]
-    if not fast:
-        return
-    shift, scale = shift[keep], scale[keep]
     G = np.empty((len(fast), k + 1, k + 1))
     Zs = []
     for i, g in enumerate(fast):
-        a, b = starts[g], ends[g]
-        Z = D[:, a:b] - shift[i][:, None]
-        Z *= scale[i][:, None]
+        a, b, st = starts[g], ends[g], stats[g]
+        Z = _scaled_diff(D[:, a:b], st.shift, st.scale, lo[:, g], hi[:, g])
         Zs.append(Z)
         G[i, 0, 0] = b - a
         G[i, 0, 1:] = G[i, 1:, 0] = Z.sum(axis=1)
@@ -461,7 +449,7 @@ def update_groups(
     d = np.sqrt(np.diagonal(G, axis1=1, axis2=2))  # (G, k+1)
     Rb = np.zeros_like(G)
     done = np.zeros(len(fast), dtype=bool)
-    usable = (d > 0).all(axis=1)
+    usable = (d > 0).all(axis=1) & np.isfinite(d).all(axis=1)  # else: _block_r's own road
     idx = np.flatnonzero(usable)
     if len(idx):
         Gn = G[idx] / (d[idx, :, None] * d[idx, None, :])
