@@ -21,10 +21,11 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import linfit
+from bench.fuzz_readers import blocks as read_blocks
 from linfit import fastread
 from linfit.cli import app
 from linfit.errors import LinfitError
-from linfit.io import CsvOptions, CsvReader, ReadReport
+from linfit.io import CsvReader, ReadReport
 
 from . import test_bad_input, test_reader_limits
 from .conftest import DATA, ROOT
@@ -171,20 +172,7 @@ def csv_files(draw):
 
 
 def _blocks(path: Path, x, chunk_rows: int, na: str = "drop"):
-    try:
-        reader = CsvReader(str(path), CsvOptions(na=na))
-        try:
-            sel = reader.select(x, None)
-            report = ReadReport()
-            out = [
-                (b.V.view(np.uint64).tolist(), b.first_line, b.lo.tolist(), b.hi.tolist())
-                for b in reader.blocks(sel, report, chunk_rows)
-            ]
-        finally:
-            reader.close()
-        return out, vars(report)
-    except LinfitError as exc:
-        return type(exc).__name__, str(exc), int(exc.code)
+    return read_blocks(path, x, None, None, chunk_rows, na)
 
 
 @SETTINGS
@@ -514,24 +502,12 @@ _GARBLE = r"""
 import json, os, sys
 import numpy as np
 from linfit import fastread
-from linfit.errors import LinfitError
-from linfit.io import CsvOptions, CsvReader, ReadReport
+from bench.fuzz_readers import blocks
 from tests.test_fastread import StreamSpy, _numeric_rows
 
 class MP:  # the bits of pytest's monkeypatch that StreamSpy uses
     def setattr(self, obj, name, value):
         setattr(obj, name, value)
-
-def blocks(path, weights):
-    try:
-        reader = CsvReader(path, CsvOptions())
-        try:
-            sel = reader.select(None, "b" if weights else None, None, "c" if weights else None)
-            return [b.V.view(np.uint64).tolist() for b in reader.blocks(sel, ReadReport(), 128)]
-        finally:
-            reader.close()
-    except LinfitError as exc:
-        return type(exc).__name__, str(exc), int(exc.code)
 
 out = []
 rng = np.random.default_rng(int(sys.argv[1]))
@@ -553,9 +529,10 @@ for trial in range(12):
         fh.write("a,b,c\n" + "\n".join(rows) + "\n")
     spy = StreamSpy(MP())
     os.environ["LINFIT_READER"] = "auto"
-    fast = blocks(path, weights)
+    y, w = ("b", "c") if weights else (None, None)
+    fast = blocks(path, None, y, w, 128)
     os.environ["LINFIT_READER"] = "pandas"
-    slow = blocks(path, weights)
+    slow = blocks(path, None, y, w, 128)
     out.append([fast == slow, spy.runs[0][0] if spy.runs else 0, fast[0], fast[1]])
 print(json.dumps(out))
 """
