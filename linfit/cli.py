@@ -1137,7 +1137,7 @@ def predict(
     """linfit predict (help: PREDICT_HELP)."""
 
     def work() -> int:
-        from .atomic import atomic_writer, refuse_clobber
+        from .atomic import refuse_clobber
         from .grouped_model import GroupedModel, load_any
         from .predict import predict_csv
 
@@ -1155,14 +1155,7 @@ def predict(
                 m, data, output, csv_opts, column, fmt, interval, level, score, diagnostics,
                 engine, quiet,
             )  # fmt: skip
-        kw = dict(
-            options=csv_opts,
-            column=column,
-            fmt=fmt.value,
-            interval=interval.value if interval else None,
-            level=level,
-            score=score,
-        )
+        kw = _predict_kw(csv_opts, column, fmt, interval, level, score=score)
         if diagnostics:
             kw["diagnostics"] = True
         if engine == Engine.dask:
@@ -1177,11 +1170,7 @@ def predict(
             files = predict_dask(m, data, output, csv_opts, column, fmt.value, scheduler, workers)
             _note(f"wrote {len(files)} files to {output}", quiet)
             return 0
-        if output:
-            with atomic_writer(output, "w", encoding="utf-8", newline="") as fh:
-                rep = predict_csv(m, data, fh, **kw)
-        else:
-            rep = predict_csv(m, data, sys.stdout, **kw)
+        rep = _predict_out(output, predict_csv, m, data, kw)
         if rep.missing:
             _note(
                 f"{rep.missing} of {rep.rows} rows have a missing feature value (first at line "
@@ -1218,11 +1207,28 @@ def predict(
     _run(work, traceback)
 
 
+def _predict_kw(csv_opts, column, fmt, interval, level: float, **more) -> dict:
+    """The predict options a model (plain or grouped) is applied with."""
+    interval = interval.value if interval else None
+    return dict(
+        options=csv_opts, column=column, fmt=fmt.value, interval=interval, level=level, **more
+    )
+
+
+def _predict_out(output: str | None, write, m, data, kw: dict):
+    """``write(m, data, stream, **kw)`` into ``output`` (atomically) or onto stdout."""
+    from .atomic import atomic_writer
+
+    if output:
+        with atomic_writer(output, "w", encoding="utf-8", newline="") as fh:
+            return write(m, data, fh, **kw)
+    return write(m, data, sys.stdout, **kw)
+
+
 def _predict_groups(
     m, data, output, csv_opts, column, fmt, interval, level, score, diagnostics, engine, quiet
 ) -> int:
     """predict with a grouped model (fit --by --save): each row by its group's model."""
-    from .atomic import atomic_writer
     from .predict_groups import predict_grouped_csv
 
     for flag, given in (("--score", score), ("--diagnostics", diagnostics)):
@@ -1236,18 +1242,8 @@ def _predict_groups(
             "a grouped model (fit --by) predicts with --engine local only for now; drop "
             "--engine dask"
         )
-    kw = dict(
-        options=csv_opts,
-        column=column,
-        fmt=fmt.value,
-        interval=interval.value if interval else None,
-        level=level,
-    )
-    if output:
-        with atomic_writer(output, "w", encoding="utf-8", newline="") as fh:
-            rep = predict_grouped_csv(m, data, fh, **kw)
-    else:
-        rep = predict_grouped_csv(m, data, sys.stdout, **kw)
+    kw = _predict_kw(csv_opts, column, fmt, interval, level)
+    rep = _predict_out(output, predict_grouped_csv, m, data, kw)
     by = ", ".join(m.by)
     for count, line, what in (
         (rep.no_group, rep.first_no_group_line, f"a missing value in a group column ({by})"),
