@@ -301,7 +301,8 @@ class StreamedFrames:
                     cols = [c.head(clean) for c in cols]
                 elif tail:
                     return  # rows after the blank lines: they were not the end
-                yield from out.add([c.to_numpy() for c in cols])
+                for piece in _pieces(cols):
+                    yield from out.add(piece)
         except Fallback:  # a value pandas reads otherwise (checked): pandas reads on
             raise
         except Exception:  # noqa: BLE001 - polars refused a row: the byte chunks say why
@@ -311,6 +312,20 @@ class StreamedFrames:
         yield from out.rest()
         # no row at all: the byte chunks say whether the file has none
         self.finished = out.line > first_line
+
+
+def _pieces(cols) -> Iterator[list[np.ndarray]]:
+    """The columns of a polars batch as numpy arrays, piece by piece where every column is
+    made of the same pieces (polars' streaming batches are of 4–7): each piece is lent
+    without a copy, where a batch as one array would be copied into fresh memory, which the
+    kernel must zero (0.1 s of CPU for 1e7 rows, taken from polars' parsing threads)."""
+    pieces = [c.get_chunks() for c in cols]
+    lengths = [len(p) for p in pieces[0]]
+    if all([len(p) for p in col] == lengths for col in pieces[1:]):
+        for t in range(len(lengths)):
+            yield [col[t].to_numpy() for col in pieces]
+    else:
+        yield [c.to_numpy() for c in cols]
 
 
 def _clean_rows(df, may_have_rows: bool) -> int | None:

@@ -269,6 +269,22 @@ def test_numeric_files_are_streamed_to_the_end(tmp_path, monkeypatch):
         assert got.view(np.uint64).tolist() == want.view(np.uint64).tolist()
 
 
+def test_a_batch_is_lent_piece_by_piece_only_where_its_columns_share_their_pieces():
+    """A streamed batch is copied into frames piece by piece (no copy of the whole batch)
+    where every column is cut alike, and whole otherwise; either way value for value."""
+    import polars as pl
+
+    def cut(*parts):
+        return pl.concat([pl.Series("c", p, dtype=pl.Float64) for p in parts], rechunk=False)
+
+    alike = [cut([1, 2], [3]), cut([4, 5], [6])]
+    got = list(fastread._pieces(alike))
+    assert [[a.tolist() for a in piece] for piece in got] == [[[1, 2], [4, 5]], [[3], [6]]]
+    unlike = [cut([1, 2], [3]), cut([4], [5, 6])]
+    got = list(fastread._pieces(unlike))
+    assert [[a.tolist() for a in piece] for piece in got] == [[[1, 2, 3], [4, 5, 6]]]
+
+
 LATE = {
     "empty cell": lambda r: r.rpartition(",")[0] + ",",
     "NA": lambda r: r.rpartition(",")[0] + ",NA",
