@@ -1451,14 +1451,56 @@ def _usage_message(exc: BaseException) -> str:
 
 def _pipe_errors_propagate() -> None:
     """Rich (help, notes, progress) exits 1 on a closed pipe; let it raise instead, so the
-    documented 141 applies to every output of the process."""
-    from rich.console import Console
+    documented 141 applies to every output of the process. Done when rich.console is first
+    imported (15 ms of start-up that a fit writing JSON, or a table through linfit's own
+    renderer, never needs), by whoever imports it: linfit, or Typer for its help."""
+    console = sys.modules.get("rich.console")
+    if console is not None:
+        _raise_on_broken_pipe(console)
+    elif not any(isinstance(f, _AfterImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _AfterImport("rich.console", _raise_on_broken_pipe))
 
-    def on_broken_pipe(self: Console) -> None:
+
+def _raise_on_broken_pipe(module) -> None:
+    def on_broken_pipe(self) -> None:
         self.quiet = True
         raise BrokenPipeError
 
-    Console.on_broken_pipe = on_broken_pipe  # type: ignore[method-assign]
+    module.Console.on_broken_pipe = on_broken_pipe
+
+
+class _AfterImport:
+    """A meta-path finder that runs ``then(module)`` right after the module ``name`` is
+    first executed, then steps aside (importlib has no post-import hook of its own)."""
+
+    def __init__(self, name: str, then: Callable) -> None:
+        self.name, self.then = name, then
+
+    def find_spec(self, fullname: str, path=None, target=None):
+        if fullname != self.name:
+            return None
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        import importlib.util
+
+        spec = importlib.util.find_spec(fullname)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _ThenLoader(spec.loader, self.then)
+        return spec
+
+
+class _ThenLoader:
+    """A module's own loader, then a function of the executed module."""
+
+    def __init__(self, loader, then: Callable) -> None:
+        self.loader, self.then = loader, then
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module) -> None:
+        self.loader.exec_module(module)
+        self.then(module)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -49,8 +49,17 @@ def _say(message: str) -> None:
         pass
 
 
+#: Allocations between two collections of the youngest generation (Python's default: 700).
+#: A run imports some 600 modules and makes no cycles worth collecting early; at 700,
+#: collecting through the imports cost 0.02–0.03 s of CPU (5% of a 1e7-row fit).
+GC_THRESHOLD = 20_000
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run linfit and exit with its code."""
+    import gc
+
+    gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
     install_signal_handlers()
     try:
         from .cli import run

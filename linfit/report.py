@@ -12,10 +12,12 @@ import json
 import math
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len
-from rich.console import Console
+
+if TYPE_CHECKING:  # rich.console (15 ms) is imported where a console is made
+    from rich.console import Console
 
 from .layout import MIN_DIGITS, MISSING, Column, Grid, number, output_width, render, wrap
 from .model import INTERCEPT, LinearModel
@@ -28,6 +30,8 @@ def _pfmt(p: Any) -> str:
 
 
 def stderr_console() -> Console:
+    from rich.console import Console
+
     return Console(file=sys.stderr, highlight=False, width=output_width(sys.stderr))
 
 
@@ -338,6 +342,7 @@ class EpochProgress:
             self.bar.update(self.task, completed=epoch, loss=loss_text, refresh=True)
 
     def _start(self) -> None:
+        from rich.console import Console
         from rich.progress import (
             BarColumn,
             Progress,

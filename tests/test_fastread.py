@@ -453,8 +453,9 @@ def test_parsed_floats_are_python_floats_bit_for_bit(tmp_path_factory, monkeypat
 
 def test_a_plain_small_fit_imports_no_pandas(tmp_path):
     """A small numeric file, the default table with statistics: polars reads it, so pandas
-    (most of the start-up) is never imported, nor multiprocessing, Rich's tables, scipy.stats
-    or numpy's f2py and testing (which scipy.special's array-API layer would load)."""
+    (most of the start-up) is never imported, nor multiprocessing, Rich's console and
+    tables (linfit draws its tables itself), scipy.stats or numpy's f2py and testing (which
+    scipy.special's array-API layer would load)."""
     path = tmp_path / "tiny.csv"
     path.write_text("x,y\n1,2\n2,3\n3,5\n4,7\n")
     code = (
@@ -468,7 +469,8 @@ def test_a_plain_small_fit_imports_no_pandas(tmp_path):
     code, mods = json.loads(out.stdout.strip().splitlines()[-1])
     assert code == 0
     assert {"polars", "scipy.special", "numpy"} <= set(mods)
-    for heavy in ("pandas", "multiprocessing", "rich.table", "scipy.stats", "numpy.f2py"):
+    heavy_modules = ("pandas", "multiprocessing", "rich.console", "rich.table", "scipy.stats")
+    for heavy in (*heavy_modules, "numpy.f2py"):
         assert heavy not in mods, heavy
     assert "numpy.testing" not in mods and "unittest" not in mods
 

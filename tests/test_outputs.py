@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+import linfit
+
 from .conftest import ROOT, SAMPLES, run_cli
 
 CMD = [sys.executable, "-m", "linfit"]
@@ -394,6 +396,24 @@ def test_same_fifo_as_input_and_output_is_refused(tmp_path):
 def test_empty_output_name_is_refused(model, data):
     res = run_cli("predict", model, data, "-o", "")
     assert res.returncode == 2 and "needs a file name" in _one_error(res.stderr)
+
+
+def test_a_console_rich_makes_later_still_raises_on_a_closed_pipe():
+    """rich.console is imported only where a console is made (a progress bar, Typer's help),
+    after linfit set up its pipe handling: Rich's own (exit 1) must still be replaced."""
+    code = (
+        "import sys\nfrom linfit import cli\ncli.run(['--version'])\n"
+        "assert 'rich.console' not in sys.modules\n"
+        "from rich.console import Console\n"
+        "c = Console(file=sys.stdout)\n"
+        "try:\n    c.on_broken_pipe()\nexcept BrokenPipeError:\n    print('raised')\n"
+        "cli.run(['--version'])\nprint(len([f for f in sys.meta_path if 'AfterImport' in "
+        "type(f).__name__]))\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert res.returncode == 0, res.stderr
+    version = f"linfit {linfit.__version__}"
+    assert res.stdout.splitlines() == [version, "raised", version, "0"]
 
 
 def test_help_into_a_closed_pipe_is_141():
