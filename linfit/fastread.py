@@ -7,7 +7,8 @@ polars, in one of two ways, memory bounded whatever the file's size:
 
 - every column chosen (``fit data.csv``, the common case): polars' streaming engine reads
   the whole file on its own threads, ahead of linfit's fold (:class:`StreamedFrames`): on
-  2 cores 0.67–0.71 s for a fit of 1e7 rows × 2, against 0.85–0.87 s by byte chunks;
+  2 cores 0.58–0.64 s for a fit of 1e7 rows × 2 (by byte chunks: 0.85–0.87 s, measured
+  before the last start-up savings);
 - otherwise, or from where the stream stops: byte chunks of CHUNK_BYTES, each parsed by
   ``polars.read_csv`` after the checks below.
 
