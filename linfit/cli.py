@@ -20,13 +20,18 @@ import sys
 import warnings
 from collections.abc import Callable
 from enum import Enum
-from typing import Annotated
+from types import ModuleType
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import typer.core
 
 from . import __version__
 from .errors import ExitCode, LinfitError, Terminated, UsageError, quote
+
+if TYPE_CHECKING:
+    from importlib.abc import Loader
+    from importlib.machinery import ModuleSpec
 
 app = typer.Typer(
     name="linfit",
@@ -1461,7 +1466,7 @@ def _pipe_errors_propagate() -> None:
         sys.meta_path.insert(0, _AfterImport("rich.console", _raise_on_broken_pipe))
 
 
-def _raise_on_broken_pipe(module) -> None:
+def _raise_on_broken_pipe(module: ModuleType) -> None:
     def on_broken_pipe(self) -> None:
         self.quiet = True
         raise BrokenPipeError
@@ -1471,34 +1476,46 @@ def _raise_on_broken_pipe(module) -> None:
 
 class _AfterImport:
     """A meta-path finder that runs ``then(module)`` right after the module ``name`` is
-    first executed, then steps aside (importlib has no post-import hook of its own)."""
+    first executed (importlib has no post-import hook of its own). It finds the module's
+    spec by asking the finders after it, as importlib would, and leaves sys.meta_path only
+    once the module has run, by rebinding the list: another thread may be walking it."""
 
-    def __init__(self, name: str, then: Callable) -> None:
+    def __init__(self, name: str, then: Callable[[ModuleType], None]) -> None:
         self.name, self.then = name, then
 
-    def find_spec(self, fullname: str, path=None, target=None):
+    def find_spec(self, fullname: str, path=None, target=None) -> ModuleSpec | None:
         if fullname != self.name:
             return None
-        if self in sys.meta_path:
-            sys.meta_path.remove(self)
-        import importlib.util
+        for finder in list(sys.meta_path):
+            find = getattr(finder, "find_spec", None)
+            if finder is self or find is None:
+                continue
+            spec = find(fullname, path, target)
+            if spec is not None:
+                if spec.loader is not None:
+                    spec.loader = _ThenLoader(spec.loader, self._done)
+                return spec
+        return None
 
-        spec = importlib.util.find_spec(fullname)
-        if spec is not None and spec.loader is not None:
-            spec.loader = _ThenLoader(spec.loader, self.then)
-        return spec
+    def _done(self, module: ModuleType) -> None:
+        sys.meta_path = [f for f in sys.meta_path if f is not self]
+        self.then(module)
 
 
 class _ThenLoader:
-    """A module's own loader, then a function of the executed module."""
+    """A module's own loader (every other attribute is the loader's), then a function of
+    the executed module."""
 
-    def __init__(self, loader, then: Callable) -> None:
+    def __init__(self, loader: Loader, then: Callable[[ModuleType], None]) -> None:
         self.loader, self.then = loader, then
 
-    def create_module(self, spec):
+    def __getattr__(self, name: str):
+        return getattr(self.loader, name)
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
         return self.loader.create_module(spec)
 
-    def exec_module(self, module) -> None:
+    def exec_module(self, module: ModuleType) -> None:
         self.loader.exec_module(module)
         self.then(module)
 
@@ -1513,7 +1530,10 @@ def run(argv: list[str] | None = None) -> int:
         rv = app(args=argv, prog_name="linfit", standalone_mode=False)
     except _CLICK_EXCEPTION as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":
-            exc.show()  # type: ignore[attr-defined]
+            try:
+                exc.show()  # type: ignore[attr-defined]
+            except BrokenPipeError:  # the help (on stderr) into a closed pipe
+                return int(ExitCode.BROKEN_PIPE)
         else:
             _error(_usage_message(exc))
         return int(getattr(exc, "exit_code", ExitCode.USAGE))

@@ -317,7 +317,7 @@ class StreamedFrames:
 
 def _pieces(cols) -> Iterator[list[np.ndarray]]:
     """The columns of a polars batch as numpy arrays, piece by piece where every column is
-    made of the same pieces (polars' streaming batches are of 4–7): each piece is lent
+    made of the same pieces (polars' streaming batches hold 1 to 8): each piece is lent
     without a copy, where a batch as one array would be copied into fresh memory, which the
     kernel must zero (0.1 s of CPU for 1e7 rows, taken from polars' parsing threads)."""
     pieces = [c.get_chunks() for c in cols]

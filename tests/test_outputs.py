@@ -400,20 +400,45 @@ def test_empty_output_name_is_refused(model, data):
 
 def test_a_console_rich_makes_later_still_raises_on_a_closed_pipe():
     """rich.console is imported only where a console is made (a progress bar, Typer's help),
-    after linfit set up its pipe handling: Rich's own (exit 1) must still be replaced."""
-    code = (
-        "import sys\nfrom linfit import cli\ncli.run(['--version'])\n"
-        "assert 'rich.console' not in sys.modules\n"
-        "from rich.console import Console\n"
-        "c = Console(file=sys.stdout)\n"
-        "try:\n    c.on_broken_pipe()\nexcept BrokenPipeError:\n    print('raised')\n"
-        "cli.run(['--version'])\nprint(len([f for f in sys.meta_path if 'AfterImport' in "
-        "type(f).__name__]))\n"
-    )
+    after linfit set up its pipe handling: Rich's own (exit 1) must still be replaced, even
+    when something asked where rich.console is first (importlib.util.find_spec), and the
+    module keeps its own loader's methods."""
+    code = """
+import importlib.util, sys
+from linfit import cli
+cli.run(['--version'])
+cli.run(['--version'])
+assert 'rich.console' not in sys.modules
+hooks = [f for f in sys.meta_path if type(f).__name__ == '_AfterImport']
+print(len(hooks))
+assert importlib.util.find_spec('rich.console') is not None
+from rich.console import Console
+import rich.console
+assert rich.console.__loader__.get_filename('rich.console').endswith('console.py')
+try:
+    Console(file=sys.stdout).on_broken_pipe()
+except BrokenPipeError:
+    print('raised')
+print(len([f for f in sys.meta_path if type(f).__name__ == '_AfterImport']))
+"""
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert res.returncode == 0, res.stderr
     version = f"linfit {linfit.__version__}"
-    assert res.stdout.splitlines() == [version, "raised", version, "0"]
+    assert res.stdout.splitlines() == [version, version, "1", "raised", "0"]
+
+
+def test_usage_help_into_a_closed_stderr_pipe_is_141():
+    """Bare ``linfit`` shows its help, then a line on stderr; into a stderr pipe nobody
+    reads, 141 as for any other output (not 1, from the Console's error)."""
+    r, w = os.pipe()
+    os.close(r)  # the reader is gone before linfit writes
+    try:
+        res = subprocess.run(
+            [sys.executable, "-m", "linfit"], stdout=subprocess.PIPE, stderr=w, cwd=ROOT
+        )
+    finally:
+        os.close(w)
+    assert res.returncode == 141
 
 
 def test_help_into_a_closed_pipe_is_141():
