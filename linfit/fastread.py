@@ -158,16 +158,15 @@ def frames(
     # byte chunks from the first row; frames the stream gave are checked, not given again
     names, schema, projection = layout(pl, n_columns, wanted)
     out = Frames(len(wanted), chunk_rows, first_line)
+
+    def read() -> Iterator[tuple[np.ndarray, range, np.ndarray, np.ndarray]]:
+        for chunk in chunks(path, start):
+            series = parse(pl, chunk, sep, n_columns, names, schema, projection, wanted)
+            yield from out.add([s.to_numpy() for s in series], series)
+        yield from out.rest()
+
     seen = 0  # frames read here
-    for chunk in chunks(path, start):
-        series = parse(pl, chunk, sep, n_columns, names, schema, projection, wanted)
-        for frame in out.add([s.to_numpy() for s in series], series):
-            if seen < len(given):
-                _same(frame[0], given[seen], path, out.line)
-            else:
-                yield frame
-            seen += 1
-    for frame in out.rest():
+    for frame in read():
         if seen < len(given):
             _same(frame[0], given[seen], path, out.line)
         else:

@@ -57,11 +57,10 @@ def looks_numeric(path: str, options, by: list[str]) -> bool:
 def _probe_cells(reader: CsvReader, by: list[str]) -> list[list[str]]:
     """The first PROBE_ROWS rows' cells of each group column, as text. A file the fast
     reader takes (plain UTF-8, one-byte delimiter), without a quote or lone CR in its first
-    MiB, is
-    probed by the csv module, which splits such rows as pandas does, without importing
-    pandas (0.2 s); any other through pandas, with all its dialect options. Only speed
-    rides on the probe: the numeric pass hands a text group value it meets to the text
-    pass, which reads the file again."""
+    MiB, is probed by the csv module, which splits such rows as pandas does, without
+    importing pandas (0.2 s); any other through pandas, with all its dialect options. Only
+    speed rides on the probe: the numeric pass hands a text group value it meets to the
+    text pass, which reads the file again."""
     cols = [reader.columns.index(c) for c in by]
     if reader.fast:
         import csv

@@ -517,6 +517,3 @@ def finite_or_null(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
         return finite_or_null(obj.tolist())
     return obj
-
-
-#: Public names of the field checks, for other documents' loaders (linfit.grouped_model).
