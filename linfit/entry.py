@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 
-from . import errors
+from . import errors, prefetch
 from .errors import Terminated
 
 #: OpenBLAS's idle threads spin for 2**28 cycles (about 0.1 s) after they start and after
@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     gc.set_threshold(*GC_THRESHOLDS, *gc.get_threshold()[2:])
     install_signal_handlers()
     try:
+        prefetch.start(sys.argv[1:] if argv is None else argv)  # parses while we import
         from .cli import run
 
         code = run(argv)
@@ -85,6 +86,7 @@ def finish(code: int) -> None:
     would have. Otherwise, or if any of that fails, the ordinary exit."""
     import threading
 
+    prefetch.discard()  # a scan started early that nothing took
     run_exitfuncs = getattr(atexit, "_run_exitfuncs", None)
     if run_exitfuncs is None or threading.active_count() > 1:
         sys.exit(code)

@@ -40,6 +40,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from . import prefetch
 from .errors import LinfitError
 
 #: Bytes parsed per polars call: memory is a few times this, whatever the file's size.
@@ -143,8 +144,7 @@ def frames(
     the ``wanted`` columns in that order, lo and hi its rows' minima and maxima.
     Raises :class:`Fallback` before a frame it cannot vouch for (see the module's note), and
     :class:`StreamMismatch` if a frame the stream gave is not the file's."""
-    for name, value in POLARS_SETTINGS.items():  # before polars' first CSV read
-        os.environ.setdefault(name, value)
+    prefetch.configure()  # before polars' first CSV read
     import polars as pl
 
     given: list[bytes] = []  # digests of the frames the streaming engine gave
@@ -202,41 +202,9 @@ def _same(V: np.ndarray, expected: bytes, path: str, line: int) -> None:
         raise StreamMismatch(path, line)
 
 
-#: Rows per batch polars' streaming engine hands over (then copied into frames).
-BATCH_ROWS = 1 << 17
-#: polars' streaming CSV source reads the file in pieces of this many bytes, at most this
-#: many ahead: with its defaults (polars 2.1) it holds 300–400 MB of the file in memory,
-#: with these 130–150 MB. polars reads them once per process, at its first CSV scan; they
-#: are set (in os.environ) only where unset, so a user's own values win.
-POLARS_SETTINGS = {
-    "POLARS_CSV_CHUNK_SIZE": str(CHUNK_BYTES),
-    "POLARS_CSV_CHUNK_PREFETCH_LIMIT": "2",
-}
-
-
-def scan(path: str, first_line: int, sep: str, n_columns: int):
-    """polars' batches (DataFrames with columns c0, c1, …) of the rows of ``path`` from
-    ``first_line`` (the lines before it skipped whole), every column parsed as Float64: a
-    cell that is not a number, and every cell a short row or blank line lacks, is a null.
-    None where polars refuses to start (an older polars): the byte chunks read instead.
-    Dropping the iterator releases polars' work: with no one taking batches it waits."""
-    try:
-        import polars as pl
-
-        query = pl.scan_csv(
-            os.path.abspath(path),  # a local file, whatever its name: no ~, no URL
-            has_header=False,
-            separator=sep,
-            skip_lines=first_line - 1,
-            schema={f"c{i}": pl.Float64 for i in range(n_columns)},
-            quote_char=None,
-            raise_if_empty=False,
-            ignore_errors=True,  # a cell that is not a number is a null, not an error
-            glob=False,  # d[1].csv is a name, not a pattern
-        )
-        return query.collect_batches(chunk_size=BATCH_ROWS, engine="streaming")
-    except Exception:  # noqa: BLE001 - no stream: the byte chunks read the file
-        return None
+#: Rows per batch polars' streaming engine hands over (then copied into frames); None:
+#: :func:`linfit.prefetch.batch_rows` of the file's columns.
+BATCH_ROWS: int | None = None
 
 
 def _lines_before(path: str, start: int, first_line: int) -> bool:
@@ -284,7 +252,10 @@ class StreamedFrames:
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, range, np.ndarray, np.ndarray]]:
         path, start, first_line, sep, n_columns, wanted, chunk_rows = self.args
-        batches = scan(path, first_line, sep, n_columns)
+        rows = BATCH_ROWS or prefetch.batch_rows(n_columns)
+        batches = prefetch.take(path, first_line, sep, n_columns, rows)
+        if batches is None:  # not started early (linfit.prefetch): start it now
+            batches = prefetch.scan(path, first_line, sep, n_columns, rows)
         if batches is None:
             return
         blank = _blank_tail(path, start)

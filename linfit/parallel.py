@@ -19,6 +19,7 @@ import io
 import os
 from dataclasses import dataclass
 
+from . import prefetch
 from .accumulate import DesignStats
 from .errors import LinfitError
 from .io import CsvOptions, CsvReader, Prepended, RangeReader, ReadReport, Selection
@@ -69,6 +70,7 @@ def map_files(fn, paths: list[str], rest: tuple, workers: int) -> list:
     """``fn(path, *rest)`` for every path, in order, on ``workers`` forked processes."""
     import multiprocessing as mp
 
+    prefetch.discard()  # no scan started early is inherited by the forked processes
     with mp.get_context("fork").Pool(workers, initializer=worker_signals) as pool:
         results = pool.map(_read_file, [(fn, p, rest) for p in paths], chunksize=1)
     out = []
@@ -222,6 +224,7 @@ def read_ranges(fn, path, options, header: bytes, rest: tuple, workers: int):
 
     cuts = split_points(path, len(header), workers)
     ranges = list(zip(cuts[:-1], cuts[1:]))
+    prefetch.discard()  # no scan started early is inherited by the forked processes
     ctx = mp.get_context("fork")
     procs = []
     try:
