@@ -1,11 +1,14 @@
-"""BLAS on one thread while rows stream in.
+"""BLAS on one thread while rows are folded.
 
-A streamed fold's BLAS calls are dot products over one frame (two rows of 2²⁰ at most for a
-single feature): a second BLAS thread halves them on an idle machine, but while polars parses
-on every core (or a second reader process does) that thread only takes a core from the
-parser, and the caller spins in OpenBLAS waiting for it. On 2 cores, a 5e7-row fit spent
-about 0.05 s of its main thread's CPU there and as much on the BLAS thread (``perf record``),
-and ran 0.03–0.05 s faster on one thread (``bench/parser.py``'s paired rounds).
+A streamed fold's BLAS calls are dot products over one block (two rows of 2²⁰ at most for a
+single feature). OpenBLAS splits a long dot product among its threads, and the sum then
+rounds otherwise: the same rows folded under another thread count, or by a reader that had
+limited it, gave other last digits. Every fold of a file's rows (``linfit.fitting``'s, and
+each reader process's in ``linfit.parallel``) runs with one BLAS thread, so the statistics
+do not depend on the reader or on the machine's cores. It is also faster on 2 cores: while
+polars parses on every core, a second BLAS thread only took a core from the parse, and the
+caller spun in OpenBLAS waiting for it (about 0.05 s of the main thread's CPU at 5e7 rows,
+and as much on the BLAS thread, in ``perf record``; 0.03–0.05 s of wall time in paired runs).
 """
 
 from __future__ import annotations

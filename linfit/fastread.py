@@ -64,16 +64,11 @@ def forked() -> None:
     _INHERITED = "polars" in sys.modules
 
 
-def wanted_by_env() -> bool:
-    """Whether the fast reader may be used at all (``LINFIT_READER=pandas``: never)."""
-    return os.environ.get("LINFIT_READER", "auto").strip().lower() != "pandas"
-
-
 def usable(path: str, sep: str, decimal: str, thousands: str | None, utf8: bool) -> bool:
     """Whether the fast reader can read this input with these options: a regular,
     uncompressed file (not stdin), UTF-8, a delimiter it takes, ``.`` decimals, no thousands
     separator, and polars installed (and not imported before this process was forked)."""
-    if not wanted_by_env() or path == "-" or not utf8:
+    if not prefetch.wanted_by_env() or path == "-" or not utf8:
         return False
     if sep not in SEPARATORS or decimal != "." or thousands is not None:
         return False

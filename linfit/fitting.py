@@ -17,6 +17,7 @@ import numpy as np
 
 from . import prefetch
 from .accumulate import DesignStats, check_width
+from .blas import one_thread
 from .dataset import KEEP_VALUES, Dataset, Reservoir, keep_values, no_rows, several
 from .errors import DataError
 from .io import CsvOptions, CsvReader, ReadReport, expand_inputs
@@ -34,7 +35,7 @@ KEEP_ROWS = KEEP_VALUES
 CHECK_VALUES = 1 << 18
 #: A file the fast reader reads past this size has scipy.special imported on another thread
 #: while polars parses it (linfit.special.preload): on a small file there is nothing to hide.
-PRELOAD_BYTES = prefetch.MIN_BYTES
+PRELOAD_BYTES = 16 << 20
 
 
 def keep_limit() -> int:
@@ -184,7 +185,7 @@ def _read_one(
     weights: str | None = None,
 ) -> Dataset:
     reader = CsvReader(path, csv)
-    threads = contextlib.ExitStack()
+    blas_limit = contextlib.ExitStack()
     report = ReadReport()
     reservoir = Reservoir(sample) if sample else None
     try:
@@ -211,11 +212,10 @@ def _read_one(
         limit = keep_limit()
         checked = False
         if reader.fast and os.path.getsize(reader.path) >= PRELOAD_BYTES:
-            from .blas import one_thread
             from .special import preload
 
             preload()  # while polars parses
-            threads.enter_context(one_thread())  # polars takes every core
+        blas_limit.enter_context(one_thread())  # whichever reader, however large the input
         scratch = np.empty((0, 0))
         for block in reader.blocks(sel, report):
             V, lo, hi = block.data
@@ -242,9 +242,9 @@ def _read_one(
                         "rows the fit looked certain to need none"
                     )
     finally:
-        threads.close()
+        blas_limit.close()
         reader.close()
-        prefetch.discard()  # a scan started early for another reading of this file
+        prefetch.discard()  # a scan started early that this read did not take
     if stats.n == 0:
         no_rows(reader.name, report)
     X = np.concatenate(Xs) if keep and Xs else None

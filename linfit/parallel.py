@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from . import prefetch
 from .accumulate import DesignStats
+from .blas import one_thread
 from .errors import LinfitError
 from .io import CsvOptions, CsvReader, Prepended, RangeReader, ReadReport, Selection
 
@@ -70,7 +71,7 @@ def map_files(fn, paths: list[str], rest: tuple, workers: int) -> list:
     """``fn(path, *rest)`` for every path, in order, on ``workers`` forked processes."""
     import multiprocessing as mp
 
-    prefetch.discard()  # no scan started early is inherited by the forked processes
+    prefetch.discard()  # defensive: drop the handle; forked readers never use polars
     with mp.get_context("fork").Pool(workers, initializer=worker_signals) as pool:
         results = pool.map(_read_file, [(fn, p, rest) for p in paths], chunksize=1)
     out = []
@@ -165,10 +166,11 @@ def read_range(path, options, header: bytes, start, end, sel: Selection, sample:
     stats = DesignStats(len(sel.x_idx))
     reservoir = Reservoir(sample, seed=start) if sample else None
     try:
-        for block in reader.blocks(sel, report):
-            stats.update_columns(*block.data, w=block.w)
-            if reservoir is not None:
-                reservoir.add(block.X, block.y)
+        with one_thread():  # as _read_one folds; two processes share the cores already
+            for block in reader.blocks(sel, report):
+                stats.update_columns(*block.data, w=block.w)
+                if reservoir is not None:
+                    reservoir.add(block.X, block.y)
     finally:
         stream.close()
     return Part(stats, report, reservoir, not reader.irregular)
@@ -224,7 +226,7 @@ def read_ranges(fn, path, options, header: bytes, rest: tuple, workers: int):
 
     cuts = split_points(path, len(header), workers)
     ranges = list(zip(cuts[:-1], cuts[1:]))
-    prefetch.discard()  # no scan started early is inherited by the forked processes
+    prefetch.discard()  # defensive: drop the handle; forked readers never use polars
     ctx = mp.get_context("fork")
     procs = []
     try:

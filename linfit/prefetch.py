@@ -53,6 +53,7 @@ _HARMLESS = {
     "-q": 0,
     "--method": 1,
     "--y": 1,
+    "-y": 1,
     "--stats": 0,
     "--no-stats": 0,
     "--level": 1,
@@ -63,6 +64,11 @@ _HARMLESS = {
     "--seed": 1,
     "--tol": 1,
 }
+
+
+def wanted_by_env() -> bool:
+    """Whether the fast reader may be used at all (``LINFIT_READER=pandas``: never)."""
+    return os.environ.get("LINFIT_READER", "auto").strip().lower() != "pandas"
 
 
 def configure() -> None:
@@ -119,13 +125,15 @@ def guess(argv: list[str]) -> tuple[str, int, str, int] | None:
     byte-order mark, a byte that is not UTF-8)."""
     if len(argv) < 2 or argv[0] != "fit" or argv[1].startswith("-") or argv[1] == "":
         return None
-    i = 2
+    i, target = 2, None
     while i < len(argv):
-        name, eq, _ = argv[i].partition("=")
+        name, eq, value = argv[i].partition("=")
         if name not in _HARMLESS:
             return None
+        if name in ("--y", "-y"):
+            target = value if eq else argv[i + 1] if i + 1 < len(argv) else None
         i += 1 + (0 if eq else _HARMLESS[name])
-    if i != len(argv) or os.environ.get("LINFIT_READER", "auto").strip().lower() == "pandas":
+    if i != len(argv) or not wanted_by_env():
         return None
     path = argv[1]
     try:
@@ -146,7 +154,13 @@ def guess(argv: list[str]) -> tuple[str, int, str, int] | None:
     except UnicodeDecodeError:
         return None
     sep = "\t" if path.lower().endswith((".tsv", ".tab")) else ","
-    return path, 2, sep, line.count(sep.encode()) + 1
+    names = line.decode("utf-8").rstrip("\n").split(sep)
+    if target is not None and target not in names + [n.strip() for n in names]:
+        try:
+            int(target)  # a column's position
+        except ValueError:
+            return None  # a name not in the header: an error, no parse wanted
+    return path, 2, sep, len(names)
 
 
 class _Started:

@@ -48,10 +48,10 @@ class ScanSpy:
         monkeypatch.setattr(prefetch, "take", take)
 
 
-def _write(path, rows: int = 5000, seed: int = 0, sep: str = ","):
+def _write(path, rows: int = 5000, seed: int = 0, sep: str = ",", noise: float = 0.1):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(rows, 2))
-    y = 1.5 + x @ np.array([0.5, -2.0]) + rng.normal(scale=0.1, size=rows)
+    y = 1.5 + x @ np.array([0.5, -2.0]) + rng.normal(scale=noise, size=rows)
     lines = [sep.join(["a", "b", "y"])]
     lines += [sep.join(repr(float(v)) for v in (*row, t)) for row, t in zip(x, y)]
     path.write_text("\n".join(lines) + "\n")
@@ -223,3 +223,44 @@ def test_blas_runs_on_one_thread_inside_and_as_before_after():
     with one_thread():
         assert blas_threads() and set(blas_threads()) == {1}
     assert blas_threads() == before
+
+
+def test_a_target_not_in_the_header_starts_nothing(tmp_path):
+    path = _write(tmp_path / "d.csv")
+    assert prefetch.guess(["fit", path, "--y", "b"]) == (path, 2, ",", 3)
+    assert prefetch.guess(["fit", path, "-y", "0"]) == (path, 2, ",", 3)
+    assert prefetch.guess(["fit", path, "--y=b"]) == (path, 2, ",", 3)
+    assert prefetch.guess(["fit", path, "--y", "missing"]) is None  # an error: nothing to parse
+
+
+def test_both_readers_fold_blocks_longer_than_blas_splits_alike(tmp_path, monkeypatch):
+    """50,000 rows in one block: OpenBLAS would split its dot products among threads; the
+    fold runs on one BLAS thread whichever reader read the rows, so the two agree bit for
+    bit (they did not while only the fast reader's fold was limited)."""
+    from linfit import fitting
+
+    monkeypatch.setattr(fitting, "PRELOAD_BYTES", 0)  # the large-file road, on a small file
+    monkeypatch.setenv("LINFIT_KEEP_VALUES", "0")  # no rows kept: the fold's own solution
+    # noisy rows: each block's [1, X, y] is well conditioned, so its R comes from the Gram
+    # matrix's dot products (a nearly exact fit's would come from Householder QR)
+    path = _write(tmp_path / "d.csv", rows=50_000, seed=5, noise=3.0)
+    got = {}
+    for mode in ("auto", "pandas"):
+        monkeypatch.setenv("LINFIT_READER", mode)
+        got[mode] = _fit(["fit", path, "--format", "json", "--no-refine"])
+    assert got["auto"][0] == 0 and got["auto"] == got["pandas"]
+
+
+def test_the_fit_does_not_depend_on_the_blas_thread_count(tmp_path, monkeypatch):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    monkeypatch.setenv("LINFIT_KEEP_VALUES", "0")  # no rows kept: the fold's own solution
+    import linfit
+    from linfit.solvers import SolverOptions
+
+    path = _write(tmp_path / "d.csv", rows=50_000, seed=6, noise=3.0)  # as above
+    fits = []
+    for threads in (1, 2):  # unrefined: refinement would hide the fold's last digits
+        with threadpoolctl.threadpool_limits(threads, user_api="blas"):
+            model = linfit.fit(path, options=SolverOptions(refine=False))
+        fits.append((model.b, *model.w.tolist(), model.metrics["sse"]))
+    assert fits[0] == fits[1]
