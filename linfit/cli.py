@@ -527,9 +527,10 @@ def _run(work: Callable[[], int | None], traceback: bool) -> None:
 
 
 def _os_error(exc: OSError) -> int:
-    """An OSError that escaped the library: writing stdout failed (a full disk, /dev/full)."""
+    """An OSError that escaped the library: writing stdout failed (a full disk, /dev/full,
+    stdout closed)."""
     _quiet_stdout()
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO):
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF):
         _error(f"cannot write the output: {exc.strerror or exc}; the output is incomplete")
         return int(ExitCode.OUTPUT)
     _error(f"{exc.strerror or exc}; rerun with --traceback and report it")
@@ -1543,6 +1544,8 @@ def run(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # --help or --version into a closed pipe
         _quiet_stdout()
         return int(ExitCode.BROKEN_PIPE)
+    except OSError as exc:  # --help or --version into a full disk or a closed stdout
+        return _os_error(exc)
     return rv if isinstance(rv, int) else 0
 
 

@@ -5,6 +5,7 @@ their exit code (130, 143, 129), never a traceback."""
 from __future__ import annotations
 
 import atexit
+import errno
 import os
 import signal
 import sys
@@ -57,9 +58,51 @@ def _say(message: str) -> None:
 GC_THRESHOLDS = (20_000, 100)
 
 
+class ClosedOutput:
+    """Standard output when the process started without one (``linfit fit d.csv >&-``:
+    Python then sets ``sys.stdout`` to None). Every write fails as a write to a closed file
+    descriptor does (EBADF), so that linfit says it cannot write its output and exits with
+    7, rather than losing it silently or failing with a traceback."""
+
+    encoding = "utf-8"
+    errors = "strict"
+    closed = False
+
+    @property
+    def buffer(self) -> ClosedOutput:
+        return self
+
+    def write(self, data) -> int:
+        raise OSError(errno.EBADF, "standard output is closed")
+
+    def fileno(self) -> int:
+        raise OSError(errno.EBADF, "standard output is closed")
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+    def writable(self) -> bool:
+        return True
+
+
+def standard_streams() -> None:
+    """Stand in for a standard stream the process started without: stdout as
+    :class:`ClosedOutput`; stderr, which only ever carries messages, as /dev/null (the
+    exit code still tells what happened)."""
+    if sys.stdout is None:
+        sys.stdout = ClosedOutput()  # type: ignore[assignment]
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - for the process
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run linfit and exit with its code."""
     import gc
+
+    standard_streams()
 
     gc.set_threshold(*GC_THRESHOLDS, *gc.get_threshold()[2:])
     install_signal_handlers()

@@ -4,6 +4,7 @@ leaves no temporary file and the documented exit code, and every usage error is 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import stat
@@ -453,3 +454,58 @@ def test_help_into_a_closed_pipe_is_141():
         cwd=ROOT,
     )
     assert res.returncode in (0, 141) and res.stderr == ""  # 0: help fit the pipe first
+
+
+def _without_fd(fd: int):
+    """A preexec_fn closing ``fd`` in the child: it starts without that standard stream, as
+    under ``>&-`` (Python then sets sys.stdout or sys.stderr to None)."""
+    return lambda: os.close(fd)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["fit", str(LINE)],
+        ["fit", str(LINE), "-f", "json"],
+        ["fit", str(LINE), "-f", "csv"],
+        ["--help"],
+        ["fit", "--help"],
+        ["--version"],
+    ],
+)
+def test_no_stdout_at_all_is_exit_7_with_one_line(args):
+    """``linfit ... >&-``: the output cannot be written, said in one line (it was an
+    AttributeError traceback, exit 1)."""
+    res = subprocess.run([*CMD, *args], stderr=subprocess.PIPE, cwd=ROOT, preexec_fn=_without_fd(1))
+    assert res.returncode == 7
+    assert "standard output is closed" in _one_error(res.stderr.decode())
+
+
+def test_a_save_without_stdout_still_saves_whole(tmp_path):
+    model = tmp_path / "m.json"
+    res = subprocess.run(
+        [*CMD, "fit", str(LINE), "--save", str(model)],
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        preexec_fn=_without_fd(1),
+    )
+    assert res.returncode == 7  # the table could not be written
+    assert json.loads(model.read_text())["schema"] == "linfit-model"
+
+
+@pytest.mark.parametrize(
+    ("args", "code"), [(["fit", str(LINE), "-f", "json"], 0), (["fit", "missing.csv"], 3)]
+)
+def test_no_stderr_at_all_keeps_output_and_exit_codes(args, code):
+    res = subprocess.run([*CMD, *args], stdout=subprocess.PIPE, cwd=ROOT, preexec_fn=_without_fd(2))
+    assert res.returncode == code
+    if code == 0:
+        assert json.loads(res.stdout)["method"] == "lstsq"
+
+
+@pytest.mark.parametrize("args", [["--help"], ["fit", "--help"]])
+def test_help_on_a_full_disk_is_exit_7_with_one_line(args):
+    with open("/dev/full", "w") as full:
+        res = subprocess.run([*CMD, *args], stdout=full, stderr=subprocess.PIPE, cwd=ROOT)
+    assert res.returncode == 7
+    assert "cannot write the output" in _one_error(res.stderr.decode())
