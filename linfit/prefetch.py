@@ -150,11 +150,11 @@ def guess(argv: list[str]) -> tuple[str, int, str, int] | None:
     if end < 0 or not line.strip() or b'"' in line or b"\r" in line or b"\x00" in head:
         return None
     try:
-        line.decode("utf-8")
+        text = line.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    sep = "\t" if path.lower().endswith((".tsv", ".tab")) else ","
-    names = line.decode("utf-8").rstrip("\n").split(sep)
+    sep = "\t" if path.lower().endswith((".tsv", ".tab")) else ","  # CsvOptions.delimiter_for
+    names = text.rstrip("\n").split(sep)
     if target is not None and target not in names + [n.strip() for n in names]:
         try:
             int(target)  # a column's position
